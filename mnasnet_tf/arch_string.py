@@ -5,9 +5,9 @@ A block string is `_`-separated tokens in the reference MnasNet form, e.g.
 
 | token | meaning | default |
 |---|---|---|
-| `r<n>` `k<n>` `s<d><d>` `o<n>` | repeats, odd kernel, stride pair (11 or 22), output filters | required |
+| `r<n>` `k<n>` `s<d><d>` `o<n>` | repeats, odd kernel, stride (11 or 22), out filters | required |
 | `e<x>` / `x<n>` | expansion ratio / explicit expanded width | `e1` |
-| `i<n>` | declared input filters (decides expansion and SE width, as in the reference) | previous block |
+| `i<n>` | declared input filters (decide expansion and SE width, as in the reference) | previous |
 | `se<x>` | squeeze-and-excitation ratio in (0, 1] | no SE |
 | `noskip` / `poolskip` | no residual / pooled, projected shortcut | identity residual |
 | `conv` / `sep` | regular conv / depthwise-separable (needs e1) | MBConv |
@@ -30,6 +30,7 @@ from typing import Any
 from mnasnet_tf import specs
 
 BLOCK_SEPARATOR = ":"
+JSON_FORMAT = "mnasnet-tf/arch-v1"
 _FLAGS = {
     "noskip": ("skip", "none"),
     "poolskip": ("skip", "pool"),
@@ -82,7 +83,7 @@ def decode_block(string: str) -> specs.BlockSpec:
     if not isinstance(string, str) or not string.strip():
         raise ValueError(f"a block string must be a non-empty string; got {string!r}")
     fields: dict[str, Any] = {}
-    seen: set[str] = set()
+    seen: dict[str, str] = {}
     for token in string.split("_"):
         if token in _FLAGS:
             field, value = _FLAGS[token]
@@ -96,7 +97,7 @@ def decode_block(string: str) -> specs.BlockSpec:
         key = match.group(1)
         if key in seen:
             raise _error(token, string, f"{_KEY_NAMES[key]} given twice")
-        seen.add(key)
+        seen[key] = token
         if key == "s":
             value = token[1:]
             if not re.fullmatch(r"[12][12]", value) or value[0] != value[1]:
@@ -120,9 +121,16 @@ def decode_block(string: str) -> specs.BlockSpec:
         token = f"k{fields['kernel_size']}"
         raise _error(token, string, "kernel size must be odd")
     if "e" in seen and "x" in seen:
-        raise ValueError(f"give 'e' or 'x', not both, in block string {string!r}")
+        raise ValueError(
+            f"give an expansion ratio or an expanded width, not both: {seen['e']!r} and "
+            f"{seen['x']!r} in block string {string!r}"
+        )
     if fields.get("op") == "sep" and (fields.get("expand_ratio", 1) != 1 or "x" in seen):
-        raise ValueError(f"'sep' (depthwise-separable) needs expansion 1 in block string {string!r}")
+        raise _error(
+            seen["x"] if "x" in seen else seen["e"],
+            string,
+            "'sep' (depthwise-separable) needs expansion 1 (e1)",
+        )
     try:
         return specs.BlockSpec(**fields)
     except ValueError as error:
@@ -182,7 +190,7 @@ _JSON_FIELDS = tuple(
 
 def to_json_dict(arch: specs.ArchSpec) -> dict[str, Any]:
     """A JSON-ready dict with every field of `arch`; blocks as canonical block strings."""
-    data: dict[str, Any] = {"format": "mnasnet-tf/arch-v1"}
+    data: dict[str, Any] = {"format": JSON_FORMAT}
     data.update({name: getattr(arch, name) for name in _JSON_FIELDS})
     data["blocks"] = [encode_block(block) for block in arch.blocks]
     return data
@@ -195,6 +203,8 @@ def from_json_dict(data: dict[str, Any], *, source: str = "arch JSON") -> specs.
     unknown = sorted(set(data) - set(_JSON_FIELDS) - {"blocks", "format"})
     if unknown:
         raise ValueError(f"{source}: unknown keys {unknown}; expected some of {list(_JSON_FIELDS)}")
+    if data.get("format", JSON_FORMAT) != JSON_FORMAT:
+        raise ValueError(f"{source}: format must be {JSON_FORMAT!r}; got {data['format']!r}")
     if not isinstance(data.get("blocks"), list) or not data["blocks"]:
         raise ValueError(f"{source}: 'blocks' must be a non-empty list of block strings")
     blocks = []

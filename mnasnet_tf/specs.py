@@ -45,6 +45,10 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _is_positive_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
 def _check(condition: bool, message: str) -> None:
     if not condition:
         raise ValueError(message)
@@ -87,15 +91,12 @@ class BlockSpec:
     def __post_init__(self) -> None:
         for name in ("num_repeat", "kernel_size", "stride", "output_filters"):
             value = getattr(self, name)
-            _check(
-                isinstance(value, int) and not isinstance(value, bool) and value > 0,
-                f"{name} must be a positive integer; got {value!r}",
-            )
+            _check(_is_positive_int(value), f"{name} must be a positive integer; got {value!r}")
         _check(self.kernel_size % 2 == 1, f"kernel_size must be odd; got {self.kernel_size}")
         _check(self.stride in STRIDES, f"stride must be one of {STRIDES}; got {self.stride}")
         if self.input_filters is not None:
             _check(
-                isinstance(self.input_filters, int) and self.input_filters > 0,
+                _is_positive_int(self.input_filters),
                 f"input_filters must be a positive integer or None; got {self.input_filters!r}",
             )
         _check(
@@ -104,7 +105,7 @@ class BlockSpec:
         )
         if self.expand_filters is not None:
             _check(
-                isinstance(self.expand_filters, int) and self.expand_filters > 0,
+                _is_positive_int(self.expand_filters),
                 f"expand_filters must be a positive integer or None; got {self.expand_filters!r}",
             )
             _check(
@@ -189,13 +190,11 @@ class ArchSpec:
             )
         for name in ("stem_filters", "stem_kernel_size", "stem_stride"):
             value = getattr(self, name)
-            _check(
-                isinstance(value, int) and value > 0, f"{name} must be positive; got {value!r}"
-            )
+            _check(_is_positive_int(value), f"{name} must be a positive integer; got {value!r}")
         for name in ("head_filters", "pre_logits_filters", "se_divisor"):
             value = getattr(self, name)
             _check(
-                value is None or (isinstance(value, int) and value > 0),
+                value is None or _is_positive_int(value),
                 f"{name} must be a positive integer or None; got {value!r}",
             )
         _check(
@@ -212,6 +211,14 @@ class ArchSpec:
             _is_number(self.dropout_rate) and 0 <= self.dropout_rate < 1,
             f"dropout_rate must be in [0, 1); got {self.dropout_rate!r}",
         )
+        _check(
+            isinstance(self.round_expanded, bool),
+            f"round_expanded must be True or False; got {self.round_expanded!r}",
+        )
+        _check(
+            isinstance(self.name, str) and bool(self.name.strip()),
+            f"name must be a non-empty string; got {self.name!r}",
+        )
 
     # ---- derived per-layer quantities (the builder and stats both read these) ----
 
@@ -227,7 +234,9 @@ class ArchSpec:
                     if first and block.input_filters is not None
                     else (channels if first else block.output_filters)
                 )
-                expanded = self.expanded_width(block, declared_in) if block.is_expanded else channels
+                expanded = (
+                    self.expanded_width(block, declared_in) if block.is_expanded else channels
+                )
                 result.append(
                     LayerSpec(
                         block_index=block_index,
@@ -314,7 +323,9 @@ def _letters(index: int) -> str:
             return letters
 
 
-def scale_filters(filters: int, width: float, *, divisor: int = 8, min_depth: int | None = None) -> int:
+def scale_filters(
+    filters: int, width: float, *, divisor: int = 8, min_depth: int | None = None
+) -> int:
     """Scales a channel count by `width`, rounded to `divisor` (unchanged at width 1.0, as in the
     reference MnasNet)."""
     if width == 1.0:

@@ -1,0 +1,234 @@
+"""Search reports: trials.csv, pareto.csv/.png, history.png and best_arch.json.
+
+Owns the Pareto front and hypervolume arithmetic and the files a search writes after every trial.
+Reads only plain trial records (dicts), so it can rebuild every report from a search directory
+after the fact. Imports matplotlib lazily (Agg) and never TensorFlow.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+import os
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+TRIAL_COLUMNS = (
+    "trial",
+    "status",
+    "arch",
+    "accuracy",
+    "latency_ms",
+    "latency_min_ms",
+    "latency_p90_ms",
+    "reward",
+    "params",
+    "macs",
+    "seconds",
+    "train_seconds",
+    "convert_seconds",
+    "measure_seconds",
+    "controller_entropy",
+    "reason",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class ReferencePoint:
+    """A known model measured on the same backend, drawn on the Pareto plot."""
+
+    name: str
+    latency_ms: float
+    accuracy: float | None = None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def completed(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Records of trials that finished with an accuracy and a latency."""
+    return [
+        r
+        for r in records
+        if r.get("status") == "COMPLETED"
+        and _is_number(r.get("accuracy"))
+        and _is_number(r.get("latency_ms"))
+    ]
+
+
+def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
+    """Indices of the non-dominated (latency, accuracy) points: lower latency and higher
+    accuracy are better. Sorted by latency."""
+    order = sorted(range(len(points)), key=lambda i: (points[i][0], -points[i][1]))
+    front, best_accuracy = [], -math.inf
+    for index in order:
+        if points[index][1] > best_accuracy:
+            front.append(index)
+            best_accuracy = points[index][1]
+    return front
+
+
+def hypervolume(points: Sequence[tuple[float, float]], *, latency_ref: float) -> float:
+    """Area dominated by the (latency, accuracy) points, bounded by latency ≤ `latency_ref` and
+    accuracy ≥ 0 (the larger the better). Points slower than the reference count nothing."""
+    inside = [(lat, acc) for lat, acc in points if lat < latency_ref and acc > 0]
+    area = 0.0
+    front = [inside[i] for i in pareto_front(inside)]
+    for index, (latency, accuracy) in enumerate(front):
+        next_latency = front[index + 1][0] if index + 1 < len(front) else latency_ref
+        area += (next_latency - latency) * accuracy
+    return area
+
+
+def _atomic_write(path: str, write) -> None:
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8", newline="") as handle:
+        write(handle)
+    os.replace(tmp, path)
+
+
+def write_trials_csv(records: Sequence[dict[str, Any]], path: str) -> None:
+    """One row per trial in `TRIAL_COLUMNS` order (written atomically)."""
+
+    def write(handle):
+        writer = csv.DictWriter(handle, fieldnames=TRIAL_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        for record in records:
+            row = {key: record.get(key, "") for key in TRIAL_COLUMNS}
+            if row["reason"]:
+                row["reason"] = str(row["reason"]).strip().splitlines()[-1][:300]
+            writer.writerow(row)
+
+    _atomic_write(path, write)
+
+
+def write_pareto(
+    records: Sequence[dict[str, Any]],
+    csv_path: str,
+    png_path: str,
+    *,
+    references: Sequence[ReferencePoint] = (),
+    latency_target_ms: float | None = None,
+    title: str = "Accuracy vs measured latency",
+) -> list[dict[str, Any]]:
+    """Writes the non-dominated trials to `csv_path` and the accuracy–latency plot (front
+    highlighted, reference models as markers or lines) to `png_path`. Returns the front."""
+    done = completed(records)
+    points = [(r["latency_ms"], r["accuracy"]) for r in done]
+    front = [done[i] for i in pareto_front(points)]
+
+    def write(handle):
+        columns = ("trial", "arch", "accuracy", "latency_ms", "reward", "params", "macs")
+        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        for record in front:
+            writer.writerow({key: record.get(key, "") for key in columns})
+
+    _atomic_write(csv_path, write)
+
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    if done:
+        axes.scatter(
+            [p[0] for p in points],
+            [p[1] for p in points],
+            s=18,
+            color="#9aa5b1",
+            label=f"trials ({len(done)})",
+        )
+        axes.plot(
+            [r["latency_ms"] for r in front],
+            [r["accuracy"] for r in front],
+            "-o",
+            color="#d1495b",
+            markersize=6,
+            label="Pareto front",
+        )
+    for ref in references:
+        if ref.accuracy is not None:
+            axes.scatter([ref.latency_ms], [ref.accuracy], marker="*", s=120, zorder=5)
+            axes.annotate(ref.name, (ref.latency_ms, ref.accuracy), fontsize=8)
+        else:
+            axes.axvline(ref.latency_ms, color="#2e86ab", linestyle=":", linewidth=1)
+            axes.annotate(
+                ref.name,
+                (ref.latency_ms, 0.02),
+                xycoords=("data", "axes fraction"),
+                rotation=90,
+                fontsize=8,
+                color="#2e86ab",
+            )
+    if latency_target_ms:
+        axes.axvline(latency_target_ms, color="black", linestyle="--", linewidth=1, label="target")
+    axes.set_xlabel("measured latency (ms, median)")
+    axes.set_ylabel("held-out accuracy (proxy task)")
+    axes.set_title(title)
+    axes.grid(alpha=0.3)
+    axes.legend(loc="lower right", fontsize=8)
+    figure.tight_layout()
+    _save_figure(figure, png_path)
+    plt.close(figure)
+    return front
+
+
+def write_history(records: Sequence[dict[str, Any]], png_path: str) -> None:
+    """Reward per trial with the running best, and the controller's entropy, in one figure."""
+    plt = _pyplot()
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(7, 5), sharex=True)
+    xs, rewards, best, running = [], [], [], -math.inf
+    for index, record in enumerate(records):
+        reward = record.get("reward")
+        if record.get("status") == "COMPLETED" and _is_number(reward):
+            running = max(running, reward)
+            xs.append(index)
+            rewards.append(reward)
+            best.append(running)
+    top.plot(xs, rewards, "o", markersize=4, color="#9aa5b1", label="reward")
+    top.plot(xs, best, "-", color="#d1495b", label="best so far")
+    failed = [i for i, r in enumerate(records) if r.get("status") not in ("COMPLETED", "RUNNING")]
+    if failed and rewards:
+        top.plot(failed, [min(rewards)] * len(failed), "x", color="black", label="failed")
+    top.set_ylabel("reward")
+    top.legend(fontsize=8)
+    top.grid(alpha=0.3)
+    entropy = [
+        (i, r["controller_entropy"])
+        for i, r in enumerate(records)
+        if _is_number(r.get("controller_entropy"))
+    ]
+    bottom.plot([e[0] for e in entropy], [e[1] for e in entropy], "-", color="#2e86ab")
+    bottom.set_ylabel("controller entropy (nats)")
+    bottom.set_xlabel("trial")
+    bottom.grid(alpha=0.3)
+    figure.tight_layout()
+    _save_figure(figure, png_path)
+    plt.close(figure)
+
+
+def best_record(records: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """The completed trial with the highest reward."""
+    done = [r for r in completed(records) if _is_number(r.get("reward"))]
+    return max(done, key=lambda r: r["reward"]) if done else None
+
+
+def write_json(data: Any, path: str) -> None:
+    """Writes JSON atomically."""
+    _atomic_write(path, lambda handle: json.dump(data, handle, indent=2, default=str))
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save_figure(figure, path: str) -> None:
+    tmp = f"{path}.tmp.png"
+    figure.savefig(tmp, dpi=120)
+    os.replace(tmp, path)
