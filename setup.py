@@ -18,6 +18,8 @@ INSTALL_REQUIRES = [
     "scikit-learn>=1.3",
     "matplotlib>=3.8",
     "scipy>=1.11",
+    # numpy BLAS pinned to one thread for the controller (came in with scikit-learn).
+    "threadpoolctl>=3",
 ]
 
 TEST_REQUIRES = [

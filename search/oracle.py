@@ -1,0 +1,351 @@
+"""`MnasOracle`: a keras-tuner oracle whose trials are sampled by the RL controller.
+
+Owns the link between keras-tuner's trial life cycle and the controller: `populate_space`
+samples a point of the `SearchSpace` (declared up front as HyperParameters, so the space never
+grows), `end_trial` feeds the trial's `reward` metric back to the policy, and
+`get_state`/`set_state` carry the controller (weights, Adam moments, baseline, RNG), the samples
+of running trials and the PPO buffer inside keras-tuner's `oracle.json`.
+
+Trial outcomes (keras-tuner 1.4.8 semantics):
+- COMPLETED with a finite reward: the policy learns from it (REINFORCE: every `update_every`
+  trials, default 1; PPO: buffered, one update of `ppo_epochs` passes per `update_every`
+  trials, default 8, with the log-probs stored when each trial was sampled).
+- INVALID (run_trial raised): keras-tuner re-queues it up to `max_retries_per_trial`; nothing
+  is learned until it ends. COMPLETED without any reward, or with a NaN one, becomes INVALID /
+  FAILED like keras-tuner does for NaN scores.
+- FAILED: by default the policy does not learn from it; with `failed_reward=r` it learns reward
+  r (a penalty, e.g. 0.0, that steers the policy away from architectures that do not build).
+
+Resuming (the tuner calls `reload()` when `<directory>/<project>/tuner0.json` exists, i.e.
+after its first trial ended): keras-tuner reloads every `trial_*/trial.json`, restores this
+oracle's state from `oracle.json` (written after each `create_trial` and each `end_trial`)
+and re-queues the trials that were running; `create_trial` then hands them out again with the
+same values and trial id, before sampling anything new. Since the oracle state is saved right
+after sampling, a search killed mid-trial resumes with exactly the controller it had, and a
+sequential search killed and resumed ends in the same state as one never interrupted. This
+class adds: atomic writes of `oracle.json` and `trial.json` (a kill mid-write leaves the
+previous file, never a truncated one); one save per `end_trial` holding both the trial's end
+and the policy update; on reload, a trial whose `trial.json` already says COMPLETED is
+finished without re-running it, and a RUNNING trial missing from `oracle.json` (killed between
+the two writes of `create_trial`) is re-queued. A re-run trial whose reward was already
+reported keeps its first metrics (keras-tuner ignores the second report).
+
+Distributed search (chief + workers): with `worker_timeout_s`, a trial with no news (created,
+updated) for that long is presumed lost with its worker: the next worker asking for a trial
+gets it (same id and values) and the dead worker's id is dropped so the chief can exit. While
+other workers' trials are still running after max_trials, a worker asking for more is told
+IDLE (after a short pause) instead of STOPPED, so that someone is left to take over such a
+trial. A late `end_trial` for a trial that already ended is ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from typing import Any
+
+import keras_tuner
+import numpy as np
+from keras_tuner.engine.trial import Trial
+from keras_tuner.engine.trial import TrialStatus as _STATUS
+
+from search.controller import make_controller
+from search.reward import RewardConfig
+from search.space import SearchSpace
+
+STATE_FORMAT = "mnasnet-tf/mnas-oracle-v1"
+DEFAULT_UPDATE_EVERY = {"reinforce": 1, "ppo": 8, "random": 1}
+IDLE_PAUSE_S = 1.0
+"""How long a worker told IDLE waits before asking again (keras-tuner retries at once)."""
+
+logger = logging.getLogger(__name__)
+
+
+def _is_local(path: str) -> bool:
+    return "://" not in path
+
+
+def _atomic_write_json(path: str, obj: Any) -> None:
+    """Writes JSON to a local `path` through a temporary file and `os.replace`."""
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(obj, handle)
+    os.replace(tmp, path)
+
+
+class MnasOracle(keras_tuner.Oracle):
+    """Samples trials from an RL controller over a `SearchSpace`; learns from their reward.
+
+    Args:
+      space: the search space; its decisions are declared as HyperParameters up front.
+      algorithm: 'reinforce', 'ppo' or 'random' (uniform sampling, for comparison).
+      policy: 'lstm' (NASNet / MnasNet controller) or 'independent'.
+      reward: the reward the tuner computes (kept here so the tuner and reports can read it,
+        and stored in the state to warn when a resumed search changes it).
+      max_trials: number of trials.
+      seed: seeds the controller (None: keras-tuner's random seed).
+      objective: must be a single maximised objective; `reward` by default.
+      update_every: trials per policy update (default 1 for REINFORCE, 8 for PPO).
+      failed_reward: None (failed trials teach nothing) or the reward a failed trial gets.
+      controller_kwargs: passed to `search.controller.Controller` (learning_rate,
+        entropy_coef, baseline_decay, clip_epsilon, ppo_epochs, …).
+      worker_timeout_s: distributed search: seconds without news after which a running trial
+        is handed to another worker (None: never).
+      max_retries_per_trial, max_consecutive_failed_trials: as in keras_tuner.Oracle.
+    """
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        *,
+        algorithm: str = "reinforce",
+        policy: str = "lstm",
+        reward: RewardConfig | None = None,
+        max_trials: int = 100,
+        seed: int | None = None,
+        objective: keras_tuner.Objective | None = None,
+        update_every: int | None = None,
+        failed_reward: float | None = None,
+        controller_kwargs: dict[str, Any] | None = None,
+        worker_timeout_s: float | None = None,
+        max_retries_per_trial: int = 0,
+        max_consecutive_failed_trials: int = 3,
+    ) -> None:
+        objective = objective or keras_tuner.Objective("reward", "max")
+        if not isinstance(objective, keras_tuner.Objective) or objective.direction != "max":
+            raise ValueError(
+                f"MnasOracle needs one objective to maximise (the reward); got {objective!r}"
+            )
+        if not isinstance(max_trials, int) or max_trials < 1:
+            raise ValueError(f"max_trials must be a positive integer; got {max_trials!r}")
+        if failed_reward is not None and not np.isfinite(failed_reward):
+            raise ValueError(f"failed_reward must be None or finite; got {failed_reward!r}")
+        if worker_timeout_s is not None and not worker_timeout_s > 0:
+            raise ValueError(f"worker_timeout_s must be positive or None; got {worker_timeout_s!r}")
+        super().__init__(
+            objective=objective,
+            max_trials=max_trials,
+            hyperparameters=space.to_hyperparameters(),
+            allow_new_entries=False,
+            tune_new_entries=False,
+            seed=seed,
+            max_retries_per_trial=max_retries_per_trial,
+            max_consecutive_failed_trials=max_consecutive_failed_trials,
+        )
+        self.space = space
+        self.algorithm = algorithm
+        self.reward_config = reward
+        self.failed_reward = failed_reward
+        self.update_every = int(update_every or DEFAULT_UPDATE_EVERY.get(algorithm, 1))
+        if self.update_every < 1:
+            raise ValueError(f"update_every must be at least 1; got {update_every!r}")
+        self.controller = make_controller(
+            space.choice_sizes(),
+            algorithm=algorithm,
+            policy=policy,
+            seed=self.seed if seed is None else seed,
+            **(controller_kwargs or {}),
+        )
+        self.pending: dict[str, dict[str, Any]] = {}  # trial_id -> sampled choices, log-prob
+        self.buffer: list[dict[str, Any]] = []  # ended trials not yet learned from
+        self.last_update: dict[str, float] = {}
+        self.entropy_history: dict[str, float] = {}  # trial_id -> policy entropy when sampled
+        self.worker_timeout_s = worker_timeout_s
+        self.clock = time.monotonic
+        self._last_news: dict[str, float] = {}  # trial_id -> clock() of its last create/update
+        self._defer_save = False
+
+    # ---- keras-tuner hooks ----
+
+    def populate_space(self, trial_id: str) -> dict[str, Any]:
+        """Samples the next architecture from the controller (or STOPPED at max_trials)."""
+        if self.max_trials and len(self.trials) >= self.max_trials:
+            return {"status": _STATUS.STOPPED, "values": None}
+        self.entropy_history[trial_id] = self.controller.entropy()
+        choices, log_prob = self.controller.sample()
+        self.pending[trial_id] = {"choices": choices, "log_prob": log_prob}
+        return {"status": _STATUS.RUNNING, "values": self.space.to_values(choices)}
+
+    def create_trial(self, tuner_id: str) -> Trial:
+        """keras-tuner's create_trial, plus the worker time-out (see the module docstring)."""
+        trial = self._create_trial(tuner_id)
+        if trial.status == _STATUS.IDLE:
+            time.sleep(IDLE_PAUSE_S)  # outside the oracle's lock
+        return trial
+
+    @keras_tuner.synchronized
+    def _create_trial(self, tuner_id: str) -> Trial:
+        if self.worker_timeout_s is not None:
+            self._requeue_lost_trials(tuner_id)
+            others = [t for tid, t in self.ongoing_trials.items() if tid != tuner_id]
+            if (
+                others
+                and tuner_id not in self.ongoing_trials
+                and not self._retry_queue
+                and self.max_trials
+                and len(self.trials) >= self.max_trials
+            ):
+                return Trial(self.get_space(), status=_STATUS.IDLE)
+        trial = super().create_trial(tuner_id)
+        if trial.status == _STATUS.RUNNING:
+            self._last_news[trial.trial_id] = self.clock()
+        return trial
+
+    def _requeue_lost_trials(self, tuner_id: str) -> None:
+        """Hands trials of other tuners with no news for worker_timeout_s back to the queue."""
+        now = self.clock()
+        for other, trial in list(self.ongoing_trials.items()):
+            last = self._last_news.setdefault(trial.trial_id, now)
+            if other == tuner_id or now - last < self.worker_timeout_s:
+                continue
+            logger.warning(
+                "trial %s: no news from %s for %.0f s; handing it to another worker",
+                trial.trial_id,
+                other,
+                now - last,
+            )
+            del self.ongoing_trials[other]
+            self.tuner_ids.discard(other)
+            self._retry_queue.append(trial.trial_id)  # keras-tuner 1.4.8's private queue
+
+    @keras_tuner.synchronized
+    def update_trial(self, trial_id: str, metrics: dict[str, float], step: int = 0) -> Trial:
+        """keras-tuner's update_trial; also counts as news from the trial's worker."""
+        self._last_news[trial_id] = self.clock()
+        return super().update_trial(trial_id, metrics, step=step)
+
+    @keras_tuner.synchronized
+    def end_trial(self, trial: Trial) -> None:
+        """Ends the trial as keras-tuner does (scores, retries), then updates the policy; one
+        save holds both."""
+        if trial.trial_id in self.end_order:
+            logger.warning("trial %s already ended; ignoring a second end_trial", trial.trial_id)
+            return
+        self._last_news.pop(trial.trial_id, None)
+        stored = self.trials[trial.trial_id]
+        if trial.status == _STATUS.COMPLETED and not stored.metrics.exists(self.objective.name):
+            trial.status = _STATUS.INVALID
+            trial.message = (trial.message or "") + "no reward was reported for this trial"
+        self._defer_save = True
+        try:
+            super().end_trial(trial)
+        finally:
+            self._defer_save = False
+        self._learn(self.trials[trial.trial_id])
+        self.save()
+
+    def _learn(self, trial: Trial) -> None:
+        """Buffers the ended trial's reward and updates the policy every `update_every`."""
+        if trial.status not in (_STATUS.COMPLETED, _STATUS.FAILED):
+            return  # INVALID: queued for a retry; learn when it ends
+        sample = self.pending.pop(trial.trial_id, None)
+        if trial.status == _STATUS.COMPLETED and np.isfinite(trial.score):
+            reward = float(trial.score)
+        elif self.failed_reward is not None:
+            reward = float(self.failed_reward)
+        else:
+            logger.info("trial %s failed or has no finite reward; not learned from", trial.trial_id)
+            return
+        if sample is None:  # sampled before a crash that lost it: recompute from the values
+            choices = self.space.from_values(trial.hyperparameters.values)
+            sample = {"choices": choices, "log_prob": self.controller.log_prob(choices)}
+        self.buffer.append({"trial_id": trial.trial_id, "reward": reward, **sample})
+        if len(self.buffer) >= self.update_every:
+            self.last_update = self.controller.update(
+                [item["choices"] for item in self.buffer],
+                [item["reward"] for item in self.buffer],
+                old_log_probs=[item["log_prob"] for item in self.buffer],
+            )
+            self.buffer = []
+
+    def get_state(self) -> dict[str, Any]:
+        """keras-tuner's oracle state plus the controller, pending samples and buffer."""
+        state = super().get_state()
+        state["mnas"] = {
+            "format": STATE_FORMAT,
+            "space": self.space.name,
+            "choice_sizes": self.space.choice_sizes(),
+            "algorithm": self.algorithm,
+            "reward": None if self.reward_config is None else self.reward_config.to_dict(),
+            "update_every": self.update_every,
+            "controller": self.controller.get_state(),
+            "pending": self.pending,
+            "buffer": self.buffer,
+            "last_update": self.last_update,
+        }
+        state["entropy_history"] = self.entropy_history
+        return state
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Restores `get_state`'s output; ValueError if it was saved for another space or
+        algorithm (a resumed search must use the same ones)."""
+        mnas = state.get("mnas")
+        if not isinstance(mnas, dict) or mnas.get("format") != STATE_FORMAT:
+            raise ValueError("oracle state has no MnasOracle part (saved by another oracle?)")
+        for key, mine in (
+            ("space", self.space.name),
+            ("choice_sizes", self.space.choice_sizes()),
+            ("algorithm", self.algorithm),
+        ):
+            if mnas[key] != mine:
+                raise ValueError(
+                    f"the saved search used {key}={mnas[key]!r}; this oracle has {mine!r} "
+                    "(use another project name or overwrite=True to start afresh)"
+                )
+        mine = None if self.reward_config is None else self.reward_config.to_dict()
+        if mnas["reward"] != mine:
+            logger.warning("resuming with reward %s; the search used %s", mine, mnas["reward"])
+        super().set_state(state)
+        self.controller.set_state(mnas["controller"])
+        self.pending = dict(mnas["pending"])
+        self.buffer = list(mnas["buffer"])
+        self.last_update = dict(mnas["last_update"])
+        self.entropy_history = dict(state.get("entropy_history") or {})
+
+    def save(self) -> None:
+        """Writes `oracle.json` atomically (skipped inside `end_trial` until the policy update
+        is done, so one write holds both)."""
+        if self._defer_save:
+            return
+        # keras-tuner has no public name for the file; 1.4.8 writes `<project_dir>/oracle.json`.
+        path = self._get_oracle_fname()
+        if _is_local(path):
+            _atomic_write_json(path, self.get_state())
+        else:  # gs:// and other remote paths: keras-tuner's own writer
+            super().save()
+
+    def _save_trial(self, trial: Trial) -> None:
+        # Overrides keras-tuner 1.4.8's private writer of `trial_<id>/trial.json` to make it
+        # atomic; there is no public hook for it.
+        path = os.path.join(self._get_trial_dir(trial.trial_id), "trial.json")
+        if _is_local(path):
+            _atomic_write_json(path, trial.get_state())
+        else:
+            super()._save_trial(trial)
+
+    def reload(self) -> None:
+        """keras-tuner's reload, then the two crash windows it leaves open (see module doc)."""
+        super().reload()
+        queue = self._retry_queue  # keras-tuner 1.4.8's private queue of trials to re-run
+        for trial_id, trial in sorted(self.trials.items()):
+            if trial.status == _STATUS.RUNNING and trial_id not in queue:
+                logger.warning("re-queueing trial %s, lost while it was being created", trial_id)
+                queue.append(trial_id)
+        for trial_id in [t for t in queue if self.trials[t].status == _STATUS.COMPLETED]:
+            logger.info("finishing trial %s, which completed before the process died", trial_id)
+            queue.remove(trial_id)
+            verbose, self.verbose = self.verbose, 0  # its start time was never saved
+            try:
+                self.end_trial(self.trials[trial_id])
+            finally:
+                self.verbose = verbose
+
+    # ---- helpers for the tuner and reports ----
+
+    def arch_of(self, trial: Trial):  # -> specs.ArchSpec
+        """The architecture a trial runs (named 'trial-<id>')."""
+        return self.space.from_hyperparameters(
+            trial.hyperparameters.values, name=f"trial-{trial.trial_id}"
+        )
