@@ -45,6 +45,10 @@ setup(
     entry_points={
         "console_scripts": [
             "mnasnet-models=mnasnet_tf.stats:run_main",
+            "mnasnet-train=mnasnet_tf.train:run_main",
+            "mnasnet-eval=mnasnet_tf.eval:run_main",
+            "mnasnet-search=search.main:run_main",
+            "tflite-bench=tflite_bench.main:run_main",
         ],
     },
 )

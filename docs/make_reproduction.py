@@ -1,0 +1,563 @@
+"""Writes docs/REPRODUCTION.md: what this repository reproduces of MnasNet and MobileNetV3, and
+what it cannot.
+
+Reads the JSON files the scripts in benchmarks/ write to benchmarks/results/ —
+`zoo_latency.json` (benchmarks/zoo_latency.py), `predictor_accuracy.json`
+(benchmarks/predictor_accuracy.py), `train_throughput.json` and `search_efficiency.json` — and
+renders each into a section; a file that is missing says "not measured yet" instead. Parameter
+and multiply-add counts are computed here with `mnasnet_tf.stats` (no TensorFlow). The published
+figures are constants below, each with its source. Output is deterministic (no timestamps), so
+the committed file changes only when the results do.
+
+Run: .venv/bin/python docs/make_reproduction.py [--results_dir=benchmarks/results]
+     [--output=docs/REPRODUCTION.md]
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from mnasnet_tf import stats, zoo
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_RESULTS = os.path.join(ROOT, "benchmarks", "results")
+DEFAULT_OUTPUT = os.path.join(ROOT, "docs", "REPRODUCTION.md")
+NOT_MEASURED = "_Not measured yet: run `{command}` to write `{file}`._"
+
+# ---- published figures ----
+
+MNASNET_PAPER = "MnasNet paper (Tan et al., CVPR 2019)"
+MOBILENET_V2_PAPER = "MobileNetV2 paper (Sandler et al., CVPR 2018)"
+MOBILENET_V3_PAPER = "MobileNetV3 paper (Howard et al., ICCV 2019)"
+PAPERS = {
+    # model: (params M, MACs M, ImageNet top-1 %, Pixel 1 float latency ms, source)
+    "mnasnet-a1": (3.9, 312, 75.2, 78, MNASNET_PAPER),
+    "mnasnet-b1": (4.4, None, 74.5, None, MNASNET_PAPER),
+    "mnasnet-small": (2.0, 68, None, None, "tensorflow/tpu mnasnet README (MnasNet-small)"),
+    "mobilenet-v2": (3.4, 300, 72.0, 75, MOBILENET_V2_PAPER),
+    "mobilenet-v2 ×1.4": (6.9, 585, 74.7, 143, MOBILENET_V2_PAPER),
+    "mobilenet-v3-large": (5.4, 219, 75.2, 51, MOBILENET_V3_PAPER),
+    "mobilenet-v3-small": (2.5, 56, 67.4, 15.8, MOBILENET_V3_PAPER),
+}
+REFERENCE_IMPLEMENTATIONS = {
+    # model: (params, MACs M, source); exact integers are trainable parameters of the built model
+    "mnasnet-a1": (3.9e6, 315.2, "tensorflow/tpu mnasnet README (3.9 M, 315.2 M MACs)"),
+    "mnasnet-small": (2.0e6, 68, "tensorflow/tpu mnasnet README (2.0 M, 68 M MACs)"),
+    "mobilenet-v2": (3_504_872, None, "keras.applications MobileNetV2, trainable (golden test)"),
+    "mobilenet-v2 ×1.4": (6_108_776, None, "keras.applications MobileNetV2(alpha=1.4), trainable"),
+    "mobilenet-v3-large": (
+        5_483_032,
+        217,
+        "keras.applications MobileNetV3Large, trainable; MACs from its docstring",
+    ),
+    "mobilenet-v3-small": (2_542_856, None, "keras.applications MobileNetV3Small, trainable"),
+}
+PIXEL1_RATIOS = {
+    # model: [(latency ÷ MobileNetV2 on a Pixel 1, how)]
+    "mobilenet-v2": [(1.0, "75/75 (MnasNet); 64/64 (V3)")],
+    "mobilenet-v2 ×1.4": [(143 / 75, "143/75 (MnasNet)")],
+    "mnasnet-a1": [(78 / 75, "78/75 (MnasNet)"), (71 / 64, "71/64 (V3)")],
+    "mobilenet-v3-large": [(51 / 64, "51/64 (V3)")],
+    "mobilenet-v3-small": [(15.8 / 64, "15.8/64 (V3)")],
+}
+NN_METER = "nn-Meter: 99% of predictions within ±10% on mobile CPUs (fused-kernel predictors)"
+
+# ---- formatting ----
+
+
+def fmt(value: Any, digits: int = 2) -> str:
+    """A table cell: numbers with `digits` decimals, None/NaN as '–', others as text."""
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return f"{value:.{digits}f}" if math.isfinite(value) else "–"
+    return str(value)
+
+
+def pct(value: float | None, digits: int = 0) -> str:
+    """A fraction in [0, 1] as a percentage."""
+    return "–" if value is None else f"{100 * value:.{digits}f}%"
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    """Markdown table lines."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return lines
+
+
+def load_result(results_dir: str, name: str) -> dict[str, Any] | None:
+    """`<results_dir>/<name>.json`, or None if it does not exist.
+
+    Raises:
+      ValueError: the file exists but is not a JSON object (named).
+    """
+    path = os.path.join(results_dir, f"{name}.json")
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not valid JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} must hold a JSON object; got {type(data).__name__}")
+    return data
+
+
+def _host_line(host: Mapping[str, Any] | None) -> str:
+    host = host or {}
+    return (
+        f"{host.get('cpu_model', 'unknown CPU')} ({host.get('cpu_count', '?')} cores), "
+        f"{host.get('runtime', '?')} {host.get('runtime_version', '')}".rstrip()
+    )
+
+
+# ---- sections ----
+
+
+def section_architectures() -> list[str]:
+    """Params and MACs of every zoo model beside the papers' and reference implementations'."""
+    lines = [
+        "## 1. Architectures: parameters and multiply-adds",
+        "",
+        "Ours: `mnasnet_tf.stats.arch_stats` (trainable parameters, equal to Keras' count of the "
+        "built model; multiply-adds of convolutions and the classifier), 1000 classes, at 224² "
+        "(MnasNet-D1-320 at 320²). Papers: the published figures. Reference implementations: "
+        "exact trainable counts of keras.applications' built models (checked by golden tests in "
+        "`tests/test_zoo.py`), or the figures the reference code's README publishes.",
+        "",
+    ]
+    names = [(name, 1.0) for name in zoo.list_models()] + [("mobilenet-v2", 1.4)]
+    rows = []
+    for name, width in names:
+        label = name if width == 1.0 else f"{name} ×{width:g}"
+        size = 320 if name == "mnasnet-d1-320" else 224
+        counted = stats.arch_stats(zoo.get_arch(name, width=width), image_size=size)
+        paper = PAPERS.get(label, (None,) * 5)
+        reference = REFERENCE_IMPLEMENTATIONS.get(label, (None, None, ""))
+        ref_params = reference[0]
+        if isinstance(ref_params, int):
+            ref_params_text = f"{ref_params:,}"
+        else:
+            ref_params_text = "–" if ref_params is None else f"{ref_params / 1e6:.1f} M"
+        rows.append(
+            [
+                label,
+                f"{size}²",
+                f"{counted.params:,}",
+                fmt(paper[0], 1),
+                ref_params_text,
+                fmt(counted.macs / 1e6, 1),
+                fmt(paper[1], 0),
+                fmt(reference[1], 1),
+                fmt(paper[2], 1),
+            ]
+        )
+    lines += table(
+        [
+            "model",
+            "res.",
+            "params (ours)",
+            "params M (paper)",
+            "params (reference impl.)",
+            "MACs M (ours)",
+            "MACs M (paper)",
+            "MACs M (reference impl.)",
+            "ImageNet top-1 % (paper)",
+        ],
+        rows,
+    )
+    lines += ["", "Sources:", ""]
+    for label in [name if width == 1.0 else f"{name} ×{width:g}" for name, width in names]:
+        parts = []
+        if label in PAPERS:
+            parts.append(f"published: {PAPERS[label][4]}")
+        if label in REFERENCE_IMPLEMENTATIONS:
+            parts.append(f"reference implementation: {REFERENCE_IMPLEMENTATIONS[label][2]}")
+        if parts:
+            lines.append(f"- {label}: " + "; ".join(parts) + ".")
+    lines += [
+        "",
+        "Differences: the MobileNetV2 paper gives 6.9 M parameters for ×1.4, where "
+        "keras.applications and we count 6.1 M (same graph); the MobileNetV3 paper's MACs differ "
+        "from ours by under 2% (counting conventions: we count the SE and classifier "
+        "multiply-adds, not activations); MnasNet-D1/D1-320 are detection backbones "
+        "(MnasFPN) with no published classification figures. We do not reproduce ImageNet "
+        "top-1 (section 7).",
+    ]
+    return lines
+
+
+def _latency_rows(data: Mapping[str, Any], quantization: str) -> list[dict[str, Any]]:
+    return [row for row in data.get("rows", []) if row.get("quantization") == quantization]
+
+
+def section_latency(data: Mapping[str, Any] | None) -> list[str]:
+    """Latency of the zoo on the measured host, ratios to MobileNetV2 beside the papers'."""
+    lines = ["## 2. Latency on the measured host", ""]
+    if data is None:
+        return lines + [
+            NOT_MEASURED.format(command="python benchmarks/zoo_latency.py", file="zoo_latency.json")
+        ]
+    lines += [
+        f"Host: {_host_line(data.get('host'))}; LiteRT with XNNPACK, 1 thread, batch 1, "
+        f"{data.get('image_size')}², {data.get('rounds')} interleaved rounds × "
+        f"{data.get('runs_per_round')} runs per model. Latency is the invoking thread's CPU "
+        "time (robust to other jobs on a shared machine) and the wall clock. Ratios divide CPU "
+        "medians by keras.applications MobileNetV2's; the papers' ratios are float latencies "
+        "on a Pixel 1's big core.",
+        "",
+    ]
+    rows = []
+    for row in _latency_rows(data, "float32"):
+        pixel = PIXEL1_RATIOS.get(row["model"], [])
+        rows.append(
+            [
+                row["model"],
+                fmt(row.get("params_m"), 2),
+                fmt(row.get("macs_m"), 0),
+                fmt(row.get("cpu_median_ms")),
+                fmt(row.get("cpu_min_ms")),
+                fmt(row.get("wall_median_ms")),
+                fmt(row.get("ratio_to_mobilenet_v2")),
+                "; ".join(f"{ratio:.2f} = {how}" for ratio, how in pixel) or "–",
+                fmt(row.get("ratio_to_keras_same_arch"), 3),
+            ]
+        )
+    lines += table(
+        [
+            "model (float32)",
+            "params M",
+            "MACs M",
+            "CPU median ms",
+            "CPU min ms",
+            "wall median ms",
+            "÷ keras MobileNetV2 (here)",
+            "÷ MobileNetV2 (Pixel 1, papers)",
+            "÷ keras same arch",
+        ],
+        rows,
+    )
+    int8 = {row["model"]: row for row in _latency_rows(data, "int8")}
+    if int8:
+        rows = []
+        for row in _latency_rows(data, "float32"):
+            quantized = int8.get(row["model"])
+            if quantized is None:
+                continue
+            speedup = _ratio(row.get("cpu_median_ms"), quantized.get("cpu_median_ms"))
+            rows.append(
+                [
+                    row["model"],
+                    fmt(row.get("cpu_median_ms")),
+                    fmt(quantized.get("cpu_median_ms")),
+                    fmt(speedup),
+                ]
+            )
+        lines += [
+            "",
+            "Full-integer int8 against float32 (same host, same interleaved run):",
+            "",
+            *table(["model", "float32 CPU median ms", "int8 CPU median ms", "speed-up"], rows),
+        ]
+    return lines
+
+
+def _ratio(numerator: float | None, denominator: float | None) -> float | None:
+    if numerator is None or not denominator:
+        return None
+    return numerator / denominator
+
+
+def section_cost(
+    latency: Mapping[str, Any] | None, predictor: Mapping[str, Any] | None
+) -> list[str]:
+    """What converting and measuring a model costs."""
+    lines = ["## 3. Conversion and measurement cost", ""]
+    if latency is None:
+        lines.append(
+            NOT_MEASURED.format(command="python benchmarks/zoo_latency.py", file="zoo_latency.json")
+        )
+    else:
+        rows = []
+        for row in _latency_rows(latency, "float32"):
+            quantized = next(
+                (
+                    other
+                    for other in _latency_rows(latency, "int8")
+                    if other["model"] == row["model"]
+                ),
+                {},
+            )
+            rows.append(
+                [
+                    row["model"],
+                    fmt(row.get("convert_fast_s"), 1),
+                    fmt(row.get("convert_slow_s"), 1),
+                    fmt(quantized.get("convert_fast_s"), 1),
+                    fmt(_mb(row.get("tflite_bytes")), 1),
+                ]
+            )
+        lines += [
+            "Conversion to a batch-1 .tflite (`tflite_bench.convert`): the fast path (a frozen "
+            "`tf.function`) against `TFLiteConverter.from_keras_model`, and full-int8 (random "
+            "calibration images; they do not change latency).",
+            "",
+            *table(
+                [
+                    "model",
+                    "float32 fast s",
+                    "float32 from_keras_model s",
+                    "int8 fast s",
+                    "float32 .tflite MB",
+                ],
+                rows,
+            ),
+        ]
+        check = latency.get("mnasnet_a1_check")
+        if check:
+            lines += [
+                "",
+                f"MnasNet-A1: fast path {fmt(check.get('fast_seconds'))} s vs from_keras_model "
+                f"{fmt(check.get('slow_seconds'))} s; same op list: "
+                f"{fmt(check.get('same_ops'))}; max output difference fast vs slow "
+                f"{check.get('max_abs_diff_fast_vs_slow', float('nan')):.2e}, fast vs Keras "
+                f"{check.get('max_abs_diff_fast_vs_keras', float('nan')):.2e}.",
+            ]
+        runs = (latency.get("rounds") or 0) * (latency.get("runs_per_round") or 0)
+        medians = [row.get("cpu_median_ms") or 0.0 for row in latency.get("rows", [])]
+        if runs and medians:
+            lines += [
+                "",
+                f"Measuring: {runs} timed runs per model (plus warm-up), interleaved; for all "
+                f"{len(medians)} files that is ≈ {fmt(runs * sum(medians) / 1e3, 1)} s of "
+                "inference (runs × CPU median, summed).",
+            ]
+    if predictor is not None:
+        lines += [
+            "",
+            f"Latency table (`tflite_bench.predictor`): {predictor.get('table_entries')} parts "
+            f"measured in isolation in {fmt(predictor.get('table_seconds'), 0)} s; one "
+            f"prediction takes {_predict_time(predictor.get('predict_time') or {})}, against "
+            f"{fmt(predictor.get('end_to_end_seconds'), 0)} s to measure its "
+            f"{_count(predictor)} calibration and test architectures end to end.",
+        ]
+    return lines
+
+
+def _predict_time(times: Mapping[str, Any]) -> str:
+    """The time of one `predict` call, in either form predictor_accuracy.py has written."""
+    if "repeat_median_ms" in times:
+        return (
+            f"{fmt(times['repeat_median_ms'], 3)} ms (median of repeated calls, max "
+            f"{fmt(times.get('repeat_max_ms'), 3)} ms; first call per architecture "
+            f"{fmt(times.get('first_call_median_ms'), 3)} ms median, max "
+            f"{fmt(times.get('first_call_max_ms'), 3)} ms)"
+        )
+    return f"{fmt(times.get('mean_ms'), 3)} ms on average (max {fmt(times.get('max_ms'), 3)} ms)"
+
+
+def _count(predictor: Mapping[str, Any]) -> int:
+    return int(predictor.get("n_calibration", 0)) + int(predictor.get("n_test", 0))
+
+
+def _mb(value: float | None) -> float | None:
+    return None if value is None else value / 1e6
+
+
+def section_predictor(data: Mapping[str, Any] | None) -> list[str]:
+    """Accuracy of the per-layer latency table."""
+    lines = ["## 4. Latency predictor accuracy", ""]
+    if data is None:
+        return lines + [
+            NOT_MEASURED.format(
+                command="python benchmarks/predictor_accuracy.py",
+                file="predictor_accuracy.json",
+            )
+        ]
+    lines += [
+        f"Host: {_host_line(data.get('backend'))}, {data.get('image_size')}², 1 thread. "
+        f"Per-layer table of {data.get('table_entries')} parts plus a linear calibration fitted "
+        f"on {data.get('n_calibration')} random MnasNet-space architectures, tested on "
+        f"{data.get('n_test')} others measured end to end. For comparison: {NN_METER}.",
+        "",
+    ]
+    rows = []
+    for label, result in data.get("by_statistic", {}).items():
+        for name, key in (("test, calibrated", "calibrated"), ("test, raw sum", "uncalibrated")):
+            accuracy = result.get("test", {}).get(key)
+            if accuracy:
+                rows.append(_accuracy_row(label, name, accuracy))
+        loo = result.get("calibration", {}).get("leave_one_out")
+        if loo:
+            rows.append(_accuracy_row(label, "calibration set, leave-one-out", loo))
+    lines += table(
+        ["clock, statistic", "predictions", "within ±10%", "within ±5%", "MAPE", "Spearman"],
+        rows,
+    )
+    return lines
+
+
+def _accuracy_row(label: str, name: str, accuracy: Mapping[str, Any]) -> list[str]:
+    return [
+        label,
+        f"{name} (n={accuracy.get('n')})",
+        pct(accuracy.get("within_10pct")),
+        pct(accuracy.get("within_5pct")),
+        f"{fmt(accuracy.get('mape_pct'), 1)}%",
+        fmt(accuracy.get("spearman"), 3),
+    ]
+
+
+def generic_section(
+    title: str, data: Mapping[str, Any] | None, command: str, file: str
+) -> list[str]:
+    """A results file rendered without knowing its schema: top-level scalars as a list, lists of
+    objects and objects of objects as tables of their scalar fields."""
+    lines = [title, ""]
+    if data is None:
+        return lines + [NOT_MEASURED.format(command=command, file=file)]
+    scalars = [f"- {key}: {fmt(value, 3)}" for key, value in data.items() if _is_scalar(value)]
+    blocks = [scalars] if scalars else []
+    for key, value in data.items():
+        records = _records(value)
+        columns = list(dict.fromkeys(c for _, record in records for c in record))
+        columns = [
+            c
+            for c in columns
+            if c not in _LABEL_KEYS and any(_is_scalar(r.get(c)) for _, r in records)
+        ]
+        if not columns:
+            continue
+        rows = [
+            [label, *(fmt(record.get(c), 3) if _is_scalar(record.get(c)) else "" for c in columns)]
+            for label, record in records
+        ]
+        blocks.append([f"{key}:", "", *table(["", *columns], rows)])
+    for index, block in enumerate(blocks):
+        lines += ([""] if index else []) + block
+    return lines
+
+
+_LABEL_KEYS = ("name", "model", "algorithm")
+"""Keys that label a record in a list of records (the first present one is used)."""
+
+
+def _is_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, (str, int, float, bool))
+
+
+def _records(value: Any) -> list[tuple[str, Mapping[str, Any]]]:
+    if isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
+        labelled = []
+        for index, item in enumerate(value):
+            key = next((k for k in _LABEL_KEYS if k in item), None)
+            labelled.append((str(item[key]) if key else str(index), item))
+        return labelled
+    if isinstance(value, dict) and value and all(isinstance(item, dict) for item in value.values()):
+        return [(str(key), item) for key, item in value.items()]
+    return []
+
+
+def section_limits() -> list[str]:
+    """What these machines cannot reproduce, and what is reproduced exactly."""
+    return [
+        "## 7. What this does not reproduce",
+        "",
+        "- **ImageNet accuracy.** MnasNet-A1's 75.2% top-1 comes from training 350 epochs on "
+        "ImageNet on TPUs; the search sampled ~8K models, each trained 5 epochs on ImageNet "
+        "(4.5 days on 64 TPUv2). The machines these results come from have no ImageNet and a "
+        "couple of CPU cores: accuracies here are on the bundled digits data at 32², a proxy "
+        "that checks the pipeline, not the paper's numbers. `mnasnet-train --dataset=imagenet2012` "
+        "runs the reference recipe where the data and accelerators exist.",
+        "- **Phone latency.** The papers time float models on a Pixel 1's big core; the figures "
+        "above come from an x86 server CPU through LiteRT/XNNPACK. Compare ratios, not "
+        "milliseconds, and expect the order to hold more often than the ratios. Measure on the "
+        "device with "
+        "`--backend=adb` (`tflite_bench.adb`).",
+        "- **Search results.** Which architectures a search finds depends on the device, the data "
+        "and thousands of samples; the search-efficiency section (once measured) compares RL with "
+        "random search at a small scale on this host only.",
+        "- **Reproduced exactly:** the architectures (MobileNetV2/V3 trainable parameters equal "
+        "keras.applications'; MnasNet follows the reference TPU code's block strings and "
+        "conventions; MACs within 2% of the published figures, tested), the search space (432 "
+        "choices per block, ≈2.8·10^18 for 7 blocks), the reward ACC·(LAT/T)^w and the "
+        "controller's learning rule.",
+    ]
+
+
+def build_report(results_dir: str) -> str:
+    """The whole REPRODUCTION.md text for the results in `results_dir`."""
+    latency = load_result(results_dir, "zoo_latency")
+    predictor = load_result(results_dir, "predictor_accuracy")
+    throughput = load_result(results_dir, "train_throughput")
+    efficiency = load_result(results_dir, "search_efficiency")
+    parts = [
+        [
+            "# Reproduction report",
+            "",
+            "Generated by `docs/make_reproduction.py` from `benchmarks/results/*.json` "
+            "(do not edit by hand; re-run the benchmarks, then the script). Sections whose "
+            "benchmark has not been run say so.",
+        ],
+        section_architectures(),
+        section_latency(latency),
+        section_cost(latency, predictor),
+        section_predictor(predictor),
+        generic_section(
+            "## 5. Training throughput",
+            throughput,
+            "python benchmarks/train_throughput.py",
+            "train_throughput.json",
+        ),
+        generic_section(
+            "## 6. Search efficiency: RL controller vs random search",
+            efficiency,
+            "python benchmarks/search_efficiency.py",
+            "search_efficiency.json",
+        ),
+        section_limits(),
+    ]
+    return "\n\n".join("\n".join(part) for part in parts) + "\n"
+
+
+def write_report(results_dir: str, output: str) -> str:
+    """Writes the report to `output` (atomically); returns the path."""
+    text = build_report(results_dir)
+    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+    with open(f"{output}.tmp", "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(f"{output}.tmp", output)
+    return output
+
+
+def run_main() -> None:
+    """Entry point: `python docs/make_reproduction.py [--results_dir] [--output]`."""
+    from absl import app, flags
+
+    flags.DEFINE_string("results_dir", DEFAULT_RESULTS, "Where the benchmark JSON files are.")
+    flags.DEFINE_string("output", DEFAULT_OUTPUT, "The markdown file to write.")
+
+    def main(argv: Sequence[str]) -> None:
+        if len(argv) > 1:
+            raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+        try:
+            path = write_report(flags.FLAGS.results_dir, flags.FLAGS.output)
+        except ValueError as error:
+            raise app.UsageError(str(error)) from None
+        print(f"wrote {path}")
+
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run_main()

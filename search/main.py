@@ -1,0 +1,335 @@
+"""`mnasnet-search`: the platform-aware architecture search binary.
+
+Samples architectures with the controller (keras-tuner oracle), proxy-trains each, measures its
+latency at the deployment resolution, rewards ACC·(LAT/T)^w, and writes trials.csv, pareto.csv,
+pareto.png, history.png and best_arch.json after every trial; at the end it exports the best
+model as float32 and int8 .tflite. Running the same command again resumes. Distributed mode uses
+keras-tuner's chief/worker protocol (KERASTUNER_TUNER_ID / _ORACLE_IP / _ORACLE_PORT, or the
+--distributed_role flags that set them).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+
+from absl import app, flags
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_string(
+    "space",
+    "mnasnet",
+    "Search space: mnasnet, mnasnet-extended, mobilenetv3-large, mobilenetv3-small.",
+)
+flags.DEFINE_enum("algorithm", "reinforce", ["reinforce", "ppo", "random"], "Search algorithm.")
+flags.DEFINE_enum("policy", "lstm", ["lstm", "independent"], "Controller policy (RL only).")
+flags.DEFINE_string("dataset", "digits", "Data set: digits, folder:<path> or a tfds name.")
+flags.DEFINE_string("data_dir", None, "tfds data directory.")
+flags.DEFINE_integer(
+    "proxy_image_size", 32, "Resolution of the proxy training task.", lower_bound=32
+)
+flags.DEFINE_integer("epochs_per_trial", 5, "Proxy training epochs per trial.", lower_bound=1)
+flags.DEFINE_integer("batch_size", 64, "Proxy training batch size.", lower_bound=1)
+flags.DEFINE_float("learning_rate", None, "Proxy learning rate (default: the proxy recipe's).")
+flags.DEFINE_integer("max_trials", 20, "Number of architectures to sample.", lower_bound=1)
+flags.DEFINE_float(
+    "latency_target_ms",
+    None,
+    "Latency target T in ms. Default: the measured latency of MobileNetV2 on the backend.",
+)
+flags.DEFINE_enum("reward", "soft", ["soft", "hard"], "Soft (α=β=w) or hard (α=0, β=-1) reward.")
+flags.DEFINE_float("w", None, "Soft-reward exponent w (negative; default -0.07, the paper's).")
+flags.DEFINE_enum("backend", "local", ["local", "adb", "predictor"], "Latency backend.")
+flags.DEFINE_integer(
+    "latency_image_size", 224, "Deployment resolution at which latency is measured.", lower_bound=32
+)
+flags.DEFINE_integer("threads", 1, "Threads for latency measurement.", lower_bound=1)
+flags.DEFINE_integer("latency_runs", 30, "Timed runs per latency measurement.", lower_bound=1)
+flags.DEFINE_string("predictor_table", None, "Latency table JSON for --backend=predictor.")
+flags.DEFINE_string("adb", None, "Path of adb (default: found on PATH).")
+flags.DEFINE_string("adb_serial", None, "Device serial for --backend=adb.")
+flags.DEFINE_string("benchmark_model", None, "Path of the benchmark_model binary for adb.")
+flags.DEFINE_string("taskset_mask", None, "CPU mask (hex) to pin benchmark_model on the phone.")
+flags.DEFINE_list(
+    "references",
+    ["mobilenet-v2", "mobilenet-v3-large", "mobilenet-v3-small", "mnasnet-a1"],
+    "Zoo models measured on the same backend and drawn on the Pareto plot.",
+)
+flags.DEFINE_string("directory", "runs", "Where search projects are written.")
+flags.DEFINE_string("project_name", "search", "Project folder inside --directory.")
+flags.DEFINE_integer(
+    "train_verbose", 2, "Keras verbosity of proxy training (0 silent, 1 bar, 2 line per epoch)."
+)
+flags.DEFINE_integer("seed", 0, "Seed of the controller and the data split.")
+flags.DEFINE_bool("overwrite", False, "Start afresh instead of resuming an existing project.")
+flags.DEFINE_bool("export", True, "Export the best model as float32 and int8 .tflite at the end.")
+flags.DEFINE_integer(
+    "steps_per_epoch", None, "Cap on proxy training steps per epoch (quick runs).", lower_bound=1
+)
+flags.DEFINE_enum(
+    "distributed_role", None, ["chief", "worker"], "Run as keras-tuner chief or worker."
+)
+flags.DEFINE_string("oracle_ip", "127.0.0.1", "Chief address (the chief binds to it).")
+flags.DEFINE_integer("oracle_port", 8000, "Chief port.", lower_bound=1, upper_bound=65535)
+flags.DEFINE_string("tuner_id", None, "This worker's id (default: worker<pid>).")
+flags.DEFINE_float(
+    "worker_timeout_s",
+    1800,
+    "A trial with no news for this long is given to another worker (its worker is presumed dead).",
+    lower_bound=1,
+)
+
+log = logging.getLogger("mnasnet_tf.search")
+
+
+def _setup_distribution() -> str | None:
+    """Sets keras-tuner's distribution variables from the flags; returns the role or None."""
+    if FLAGS.distributed_role:
+        os.environ["KERASTUNER_ORACLE_IP"] = FLAGS.oracle_ip
+        os.environ["KERASTUNER_ORACLE_PORT"] = str(FLAGS.oracle_port)
+        if FLAGS.distributed_role == "chief":
+            os.environ["KERASTUNER_TUNER_ID"] = "chief"
+        else:
+            os.environ["KERASTUNER_TUNER_ID"] = FLAGS.tuner_id or f"worker{os.getpid()}"
+    if "KERASTUNER_ORACLE_IP" not in os.environ:
+        return None
+    return "chief" if "chief" in os.environ.get("KERASTUNER_TUNER_ID", "") else "worker"
+
+
+def main(argv: list[str]) -> int:
+    del argv
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    role = _setup_distribution()
+    started = time.time()
+
+    from search import oracle as oracle_module
+    from search import reward as reward_module
+    from search import space as space_module
+
+    try:
+        space = space_module.get_space(FLAGS.space)
+    except ValueError as error:
+        raise app.UsageError(str(error)) from None
+    if FLAGS.w is not None and FLAGS.w >= 0:
+        raise app.UsageError(f"--w must be negative (latency should cost reward); got {FLAGS.w}")
+    if FLAGS.latency_target_ms is not None and FLAGS.latency_target_ms <= 0:
+        raise app.UsageError(f"--latency_target_ms must be positive; got {FLAGS.latency_target_ms}")
+
+    from search import tuner as tuner_module
+
+    project_dir = os.path.join(FLAGS.directory, FLAGS.project_name)
+    os.makedirs(project_dir, exist_ok=True)
+    data = None
+    classes = None
+    if role != "chief":
+        data, classes = _load_data()
+    meter = tuner_module.LatencyMeter(
+        FLAGS.backend,
+        image_size=FLAGS.latency_image_size,
+        classes=classes or 10,
+        threads=FLAGS.threads,
+        runs=FLAGS.latency_runs,
+        cache_path=os.path.join(project_dir, "latency_cache.json"),
+        predictor_table=FLAGS.predictor_table,
+        adb_options=_adb_options(),
+    )
+    references = _measure_references(meter) if role != "worker" else []
+    target = FLAGS.latency_target_ms
+    if target is None:
+        target = _default_target(meter, references)
+    try:
+        reward_config = reward_module.RewardConfig.from_flags(
+            FLAGS.reward, target_ms=target, w=FLAGS.w
+        )
+    except ValueError as error:
+        raise app.UsageError(str(error)) from None
+    oracle = oracle_module.MnasOracle(
+        space=space,
+        algorithm=FLAGS.algorithm,
+        policy=FLAGS.policy,
+        reward=reward_config,
+        max_trials=FLAGS.max_trials,
+        seed=FLAGS.seed,
+        worker_timeout_s=FLAGS.worker_timeout_s,
+    )
+    tuner = tuner_module.MnasTuner(
+        oracle,
+        space=space,
+        reward=reward_config,
+        proxy=tuner_module.ProxyTask(
+            image_size=FLAGS.proxy_image_size,
+            epochs=FLAGS.epochs_per_trial,
+            classes=classes or 10,
+            steps_per_epoch=FLAGS.steps_per_epoch,
+            learning_rate=FLAGS.learning_rate,
+            verbose=FLAGS.train_verbose,
+        ),
+        meter=meter,
+        directory=FLAGS.directory,
+        project_name=FLAGS.project_name,
+        overwrite=FLAGS.overwrite,
+    )
+    tuner.references = references
+    log.info(
+        "search: space %s (%.3g architectures), %s, %d trials, target %.2f ms (%s), backend %s",
+        FLAGS.space,
+        space.size(),
+        FLAGS.algorithm,
+        FLAGS.max_trials,
+        target,
+        FLAGS.reward,
+        FLAGS.backend,
+    )
+    if role == "chief":
+        tuner.search(verbose=0)
+    else:
+        tuner.search(data[0], data[1], verbose=0)
+    if role == "worker":
+        print(f"worker {os.environ['KERASTUNER_TUNER_ID']} finished.")
+        return 0
+    paths = tuner.write_all_reports()
+    exported = _export_best(tuner, data) if FLAGS.export and role is None else {}
+    _print_summary(tuner, paths, exported, time.time() - started)
+    return 0
+
+
+def _load_data():
+    from mnasnet_tf import data as data_module
+
+    try:
+        train, info = data_module.load(
+            FLAGS.dataset,
+            split="train",
+            image_size=FLAGS.proxy_image_size,
+            batch_size=FLAGS.batch_size,
+            data_dir=FLAGS.data_dir,
+            seed=FLAGS.seed,
+        )
+        validation, _ = data_module.load(
+            FLAGS.dataset,
+            split="validation",
+            image_size=FLAGS.proxy_image_size,
+            batch_size=FLAGS.batch_size,
+            data_dir=FLAGS.data_dir,
+            seed=FLAGS.seed,
+        )
+    except ValueError as error:
+        raise app.UsageError(str(error)) from None
+    return (train, validation), info.num_classes
+
+
+def _adb_options() -> dict:
+    options = {}
+    if FLAGS.adb:
+        options["adb_path"] = FLAGS.adb
+    if FLAGS.adb_serial:
+        options["serial"] = FLAGS.adb_serial
+    if FLAGS.benchmark_model:
+        options["benchmark_model"] = FLAGS.benchmark_model
+    if FLAGS.taskset_mask:
+        options["taskset_mask"] = FLAGS.taskset_mask
+    return options
+
+
+def _measure_references(meter):
+    from mnasnet_tf import zoo
+    from search import report
+
+    points = []
+    for name in FLAGS.references:
+        if not name:
+            continue
+        try:
+            arch = zoo.get_arch(name)
+        except ValueError as error:
+            raise app.UsageError(f"--references: {error}") from None
+        latency = meter.measure(arch, name=name)
+        log.info("reference %-20s %.2f ms (median) on %s", name, latency.median_ms, meter.backend)
+        points.append(report.ReferencePoint(name, latency.median_ms))
+    return points
+
+
+def _default_target(meter, references) -> float:
+    for point in references:
+        if point.name == "mobilenet-v2":
+            return point.latency_ms
+    from mnasnet_tf import zoo
+
+    return meter.measure(zoo.get_arch("mobilenet-v2"), name="mobilenet-v2").median_ms
+
+
+def _export_best(tuner, data) -> dict[str, str]:
+    """Exports the best trial's trained model as float32 and int8 .tflite."""
+    import glob
+
+    import keras
+    import numpy as np
+
+    from search import report
+    from tflite_bench import convert
+
+    best = report.best_record(tuner.records())
+    if best is None:
+        log.warning("no completed trial: nothing to export")
+        return {}
+    path = os.path.join(tuner.get_trial_dir(best["trial"]), "model.keras")
+    if not os.path.exists(path):
+        candidates = glob.glob(os.path.join(tuner.project_dir, "trial_*", "model.keras"))
+        log.info("best trial's weights not kept here (%s); retraining it", candidates)
+        from mnasnet_tf import builder, train
+
+        model = builder.build_model(
+            best["arch_spec"],
+            input_shape=(FLAGS.proxy_image_size, FLAGS.proxy_image_size, 3),
+            classes=tuner.proxy.classes,
+        )
+        train.train_proxy(model, data[0], data[1], epochs=FLAGS.epochs_per_trial)
+        model.save(path)
+    model = keras.models.load_model(path)
+    images = np.concatenate([batch[0].numpy() for batch, _ in zip(data[0], range(8))])
+    written = {}
+    for quantization in ("float32", "int8"):
+        out = os.path.join(tuner.project_dir, f"best_model_{quantization}.tflite")
+        convert.convert(
+            model,
+            quantization=quantization,
+            representative_data=images if quantization == "int8" else None,
+            output_path=out,
+        )
+        written[quantization] = out
+    return written
+
+
+def _print_summary(tuner, paths, exported, seconds) -> None:
+    from search import report
+
+    records = tuner.records()
+    best = report.best_record(records)
+    failed = [r for r in records if r["status"] not in ("COMPLETED", "RUNNING")]
+    print()
+    print(
+        f"Search finished in {seconds / 60:.1f} min: {len(records)} trials, {len(failed)} failed."
+    )
+    if best:
+        print(
+            f"Best: trial {best['trial']}  accuracy {best['accuracy']:.4f}  "
+            f"latency {best['latency_ms']:.2f} ms  reward {best['reward']:.4f}"
+        )
+        print(f"      {best['arch']}")
+    for name, path in {**paths, **{f"tflite_{k}": v for k, v in exported.items()}}.items():
+        print(f"  {name:<14} {path}")
+    sys.stdout.flush()
+
+
+def run_main() -> None:
+    """Console-script entry point."""
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run_main()

@@ -1,0 +1,425 @@
+"""One search trial: build → proxy-train → measure latency → reward, as a keras-tuner tuner.
+
+Owns `MnasTuner` (a `keras_tuner.engine.base_tuner.BaseTuner`: keras-tuner provides the trial loop,
+persistence, retries and the chief/worker distribution) and `LatencyMeter` (latency of an
+architecture at the *deployment* resolution on the chosen backend, cached by architecture).
+Imports the builder, data/training and tflite_bench; the controller and reward stay TF-free.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+import hashlib
+import json
+import logging
+import math
+import os
+import tempfile
+import time
+from typing import Any
+
+import keras_tuner
+from keras_tuner.engine import base_tuner
+from keras_tuner.engine import trial as trial_module
+
+from mnasnet_tf import arch_string, specs, stats
+from search import report
+from search.reward import RewardConfig
+from search.space import SearchSpace
+
+log = logging.getLogger("mnasnet_tf.search")
+
+BACKENDS = ("local", "adb", "predictor")
+
+
+@dataclasses.dataclass(frozen=True)
+class Latency:
+    """A latency figure for one architecture, with what it cost to obtain."""
+
+    median_ms: float
+    min_ms: float
+    p90_ms: float
+    convert_seconds: float = 0.0
+    measure_seconds: float = 0.0
+    cached: bool = False
+
+
+class LatencyMeter:
+    """Measures the latency of architectures at the deployment resolution on one backend
+    ('local' LiteRT, 'adb' phone, or 'predictor' lookup table), caching by architecture in a
+    JSON file so a resumed or repeated search never measures the same model twice."""
+
+    def __init__(
+        self,
+        backend: str = "local",
+        *,
+        image_size: int = 224,
+        classes: int = 1000,
+        threads: int = 1,
+        runs: int = 30,
+        warmup: int = 5,
+        cache_path: str | None = None,
+        predictor_table: str | None = None,
+        adb_options: dict[str, Any] | None = None,
+    ) -> None:
+        if backend not in BACKENDS:
+            raise ValueError(f"latency backend must be one of {BACKENDS}; got {backend!r}")
+        if backend == "predictor" and not predictor_table:
+            raise ValueError(
+                "the 'predictor' backend needs a latency table (--predictor_table); build one "
+                "with `tflite-bench --build_table`"
+            )
+        self.backend = backend
+        self.image_size = image_size
+        self.classes = classes
+        self.threads = threads
+        self.runs = runs
+        self.warmup = warmup
+        self.cache_path = cache_path
+        self.adb_options = dict(adb_options or {})
+        self._cache = self._load_cache()
+        self._table = None
+        if backend == "predictor":
+            from tflite_bench import predictor
+
+            self._table = predictor.load_table(predictor_table)
+
+    def _key(self, arch: specs.ArchSpec) -> str:
+        data = arch_string.to_json_dict(arch)
+        data.pop("name", None)
+        data.pop("dropout_rate", None)
+        text = json.dumps(
+            [self.backend, self.image_size, self.classes, self.threads, data], sort_keys=True
+        )
+        return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+    def _load_cache(self) -> dict[str, Any]:
+        if not self.cache_path or not os.path.exists(self.cache_path):
+            return {}
+        try:
+            with open(self.cache_path, encoding="utf-8") as handle:
+                data = json.load(handle)
+            return data if isinstance(data, dict) else {}
+        except (OSError, json.JSONDecodeError):
+            log.warning("latency cache %s is unreadable; starting a new one", self.cache_path)
+            return {}
+
+    def _store(self, key: str, latency: Latency) -> None:
+        self._cache[key] = dataclasses.asdict(latency)
+        if self.cache_path:
+            # Merge with what other workers wrote meanwhile, then replace atomically.
+            merged = {**self._load_cache(), **self._cache}
+            report.write_json(merged, self.cache_path)
+
+    def measure(self, arch: specs.ArchSpec, *, name: str = "model") -> Latency:
+        """Latency of `arch` (median, min, p90 in ms) on this meter's backend."""
+        key = self._key(arch)
+        if key in self._cache:
+            return dataclasses.replace(Latency(**self._cache[key]), cached=True)
+        if self.backend == "predictor":
+            start = time.perf_counter()
+            value = float(
+                self._table.predict(arch, image_size=self.image_size, classes=self.classes)
+            )
+            latency = Latency(value, value, value, 0.0, time.perf_counter() - start)
+        else:
+            latency = self._measure_model(arch, name)
+        self._store(key, latency)
+        return latency
+
+    def _measure_model(self, arch: specs.ArchSpec, name: str) -> Latency:
+        from mnasnet_tf import builder
+        from tflite_bench import benchmark, convert
+
+        model = builder.build_model(
+            arch, input_shape=(self.image_size, self.image_size, 3), classes=self.classes
+        )
+        with tempfile.TemporaryDirectory(prefix="mnas-latency-") as tmp:
+            path = os.path.join(tmp, f"{name}.tflite")
+            start = time.perf_counter()
+            convert.convert(model, quantization="float32", output_path=path)
+            convert_seconds = time.perf_counter() - start
+            start = time.perf_counter()
+            if self.backend == "adb":
+                from tflite_bench import adb
+
+                latency_stats = adb.measure(
+                    path,
+                    num_threads=self.threads,
+                    runs=self.runs,
+                    warmup=self.warmup,
+                    **self.adb_options,
+                )
+            else:
+                latency_stats = benchmark.measure(
+                    path, num_threads=self.threads, warmup=self.warmup, runs=self.runs
+                )
+            measure_seconds = time.perf_counter() - start
+        p90 = latency_stats.p90_ms
+        return Latency(
+            median_ms=float(latency_stats.latency_ms),
+            min_ms=float(latency_stats.min_ms),
+            p90_ms=float(latency_stats.latency_ms if p90 is None else p90),
+            convert_seconds=convert_seconds,
+            measure_seconds=measure_seconds,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class ProxyTask:
+    """The proxy task every sampled model is trained on."""
+
+    image_size: int = 32
+    epochs: int = 5
+    classes: int = 10
+    steps_per_epoch: int | None = None
+    learning_rate: float | None = None
+    verbose: int = 0
+
+
+class MnasTuner(base_tuner.BaseTuner):
+    """keras-tuner tuner whose trial trains a sampled architecture on the proxy task, measures
+    its latency and reports the MnasNet reward. Failures (NaN loss, out of memory, conversion
+    errors) end the trial as FAILED with the reason; the search goes on."""
+
+    def __init__(
+        self,
+        oracle: keras_tuner.Oracle,
+        *,
+        space: SearchSpace,
+        reward: RewardConfig,
+        proxy: ProxyTask,
+        meter: LatencyMeter,
+        directory: str,
+        project_name: str,
+        overwrite: bool = False,
+        write_reports: bool = True,
+    ) -> None:
+        self.space = space
+        self.reward = reward
+        self.proxy = proxy
+        self.meter = meter
+        self.write_reports = write_reports
+        self.references: list[report.ReferencePoint] = []
+        self._best_reward = -math.inf
+        self._started = time.time()
+        self._trials_this_run = 0
+        super().__init__(
+            oracle,
+            hypermodel=None,
+            directory=directory,
+            project_name=project_name,
+            overwrite=overwrite,
+        )
+
+    # ---- the trial -----------------------------------------------------------------------
+
+    def run_trial(self, trial, train_data, validation_data, **kwargs) -> dict[str, float]:
+        """Builds, proxy-trains and measures the trial's architecture; returns its metrics."""
+        from mnasnet_tf import builder, train
+
+        arch = self.space.from_hyperparameters(trial.hyperparameters.values)
+        start = time.perf_counter()
+        import keras
+
+        keras.utils.clear_session(free_memory=True)
+        model = builder.build_model(
+            arch,
+            input_shape=(self.proxy.image_size, self.proxy.image_size, 3),
+            classes=self.proxy.classes,
+        )
+        try:
+            result = train.train_proxy(
+                model,
+                train_data,
+                validation_data,
+                epochs=self.proxy.epochs,
+                steps_per_epoch=self.proxy.steps_per_epoch,
+                learning_rate=self.proxy.learning_rate,
+                verbose=self.proxy.verbose,
+            )
+        except Exception as error:  # noqa: BLE001 - any training failure ends the trial
+            if type(error).__name__ == "ResourceExhaustedError":
+                raise keras_tuner.errors.FailedTrialError(f"out of memory: {error}") from error
+            raise
+        if result.nan:
+            raise keras_tuner.errors.FailedTrialError(
+                f"NaN loss during proxy training (epoch {result.epochs_completed + 1})"
+            )
+        train_seconds = time.perf_counter() - start
+        try:
+            latency = self.meter.measure(arch, name=f"trial_{trial.trial_id}")
+        except ValueError as error:
+            raise keras_tuner.errors.FailedTrialError(f"latency measurement: {error}") from error
+        value = self.reward(result.val_accuracy, latency.median_ms)
+        arch_stats = stats.arch_stats(
+            arch, image_size=self.meter.image_size, classes=self.proxy.classes
+        )
+        if value.value > self._best_reward:
+            self._best_reward = value.value
+            self._save_best_model(trial.trial_id, model)
+        return {
+            "reward": value.value,
+            "accuracy": result.val_accuracy,
+            "latency_ms": latency.median_ms,
+            "latency_min_ms": latency.min_ms,
+            "latency_p90_ms": latency.p90_ms,
+            "params": float(arch_stats.params),
+            "macs": float(arch_stats.macs),
+            "train_seconds": train_seconds,
+            "convert_seconds": latency.convert_seconds,
+            "measure_seconds": latency.measure_seconds,
+            "seconds": time.perf_counter() - start,
+        }
+
+    def _save_best_model(self, trial_id: str, model) -> None:
+        path = os.path.join(self.get_trial_dir(trial_id), "model.keras")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        model.save(path)
+        for old in glob.glob(os.path.join(self.project_dir, "trial_*", "model.keras")):
+            if old != path:
+                os.remove(old)
+
+    # ---- progress and reports ---------------------------------------------------------------
+
+    def on_trial_begin(self, trial) -> None:
+        """Logs which trial starts and its architecture."""
+        super().on_trial_begin(trial)
+        try:
+            arch = arch_string.encode(self.space.from_hyperparameters(trial.hyperparameters.values))
+        except (ValueError, KeyError):
+            arch = "?"
+        log.info("trial %s/%s starts: %s", trial.trial_id, self.oracle.max_trials, arch)
+
+    def on_trial_end(self, trial) -> None:
+        """Ends the trial in the oracle, logs progress and rewrites the reports."""
+        super().on_trial_end(trial)
+        self._trials_this_run += 1
+        records = self.records()
+        done = len([r for r in records if r["status"] not in ("RUNNING", "IDLE")])
+        total = self.oracle.max_trials or done
+        best = report.best_record(records)
+        elapsed = time.time() - self._started
+        left = max(total - done, 0) * elapsed / max(self._trials_this_run, 1)
+        record = next((r for r in records if r["trial"] == trial.trial_id), {})
+        if record.get("status") == "COMPLETED":
+            summary = (
+                f"acc {record['accuracy']:.3f}  latency {record['latency_ms']:.2f} ms  "
+                f"reward {record['reward']:.4f}"
+            )
+        else:
+            summary = f"{record.get('status', trial.status)}: {_last_line(trial.message)}"
+        best_text = f"{best['reward']:.4f} (trial {best['trial']})" if best else "-"
+        log.info(
+            "trial %d/%d  %s  |  best reward %s  |  ~%s left",
+            done,
+            total,
+            summary,
+            best_text,
+            _format_duration(left),
+        )
+        if self.write_reports:
+            self.write_all_reports(records)
+
+    def records(self) -> list[dict[str, Any]]:
+        """One plain record per trial, rebuilt from the trial files on disk (works for a resumed
+        search and for workers sharing the directory)."""
+        return load_records(self.project_dir, self.space)
+
+    def write_all_reports(self, records: list[dict[str, Any]] | None = None) -> dict[str, str]:
+        """Writes trials.csv, pareto.csv/png, history.png and best_arch.json; returns paths."""
+        records = self.records() if records is None else records
+        return write_reports(
+            self.project_dir,
+            records,
+            self.space,
+            references=self.references,
+            latency_target_ms=self.reward.target_ms,
+        )
+
+
+def load_records(project_dir: str, space: SearchSpace) -> list[dict[str, Any]]:
+    """Plain trial records from `<project_dir>/trial_*/trial.json`, sorted by trial id."""
+    entropies = _entropy_history(project_dir)
+    records = []
+    for path in sorted(glob.glob(os.path.join(project_dir, "trial_*", "trial.json"))):
+        try:
+            trial = trial_module.Trial.load(path)
+        except (OSError, ValueError, KeyError) as error:
+            log.warning("skipping unreadable trial file %s: %s", path, error)
+            continue
+        record: dict[str, Any] = {"trial": trial.trial_id, "status": trial.status}
+        try:
+            record["arch_spec"] = space.from_hyperparameters(trial.hyperparameters.values)
+            record["arch"] = arch_string.encode(record["arch_spec"])
+        except (ValueError, KeyError):
+            record["arch"] = ""
+        for name in report.TRIAL_COLUMNS:
+            if trial.metrics.exists(name):
+                record[name] = trial.metrics.get_last_value(name)
+        if trial.message:
+            record["reason"] = trial.message
+        if trial.trial_id in entropies:
+            record["controller_entropy"] = entropies[trial.trial_id]
+        records.append(record)
+    return records
+
+
+def _entropy_history(project_dir: str) -> dict[str, float]:
+    path = os.path.join(project_dir, "oracle.json")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            state = json.load(handle)
+    except (OSError, json.JSONDecodeError):
+        return {}
+    history = state.get("entropy_history") or {}
+    return {str(k): float(v) for k, v in dict(history).items()}
+
+
+def write_reports(
+    project_dir: str,
+    records: list[dict[str, Any]],
+    space: SearchSpace,
+    *,
+    references: list[report.ReferencePoint] = (),
+    latency_target_ms: float | None = None,
+) -> dict[str, str]:
+    """Writes every report file of a search into `project_dir`; returns their paths."""
+    paths = {
+        "trials": os.path.join(project_dir, "trials.csv"),
+        "pareto_csv": os.path.join(project_dir, "pareto.csv"),
+        "pareto_png": os.path.join(project_dir, "pareto.png"),
+        "history": os.path.join(project_dir, "history.png"),
+        "best_arch": os.path.join(project_dir, "best_arch.json"),
+    }
+    report.write_trials_csv(records, paths["trials"])
+    report.write_pareto(
+        records,
+        paths["pareto_csv"],
+        paths["pareto_png"],
+        references=references,
+        latency_target_ms=latency_target_ms,
+    )
+    report.write_history(records, paths["history"])
+    best = report.best_record(records)
+    if best and best.get("arch_spec") is not None:
+        arch = best["arch_spec"].replace(name=f"search-trial-{best['trial']}")
+        arch_string.save_json(arch, paths["best_arch"])
+    else:
+        paths.pop("best_arch")
+    return paths
+
+
+def _last_line(message: str | None) -> str:
+    lines = [line for line in (message or "").strip().splitlines() if line.strip()]
+    return lines[-1][:200] if lines else "no reason recorded"
+
+
+def _format_duration(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    if seconds >= 60:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds}s"

@@ -1,0 +1,242 @@
+"""Tests for docs/make_reproduction.py: the report's figures are the JSON's (fixture results in a
+tmp dir), missing results read "not measured yet", and the real results dir renders."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mnasnet_tf import stats, zoo
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "docs" / "make_reproduction.py"
+
+
+@pytest.fixture(scope="module")
+def repro():
+    spec = importlib.util.spec_from_file_location("make_reproduction", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+HOST = {
+    "cpu_model": "Test CPU 9000",
+    "cpu_count": 2,
+    "runtime": "ai-edge-litert",
+    "runtime_version": "2.3.0",
+    "num_threads": 1,
+}
+
+
+def _row(model, quantization, median, **extra):
+    return {
+        "model": model,
+        "quantization": quantization,
+        "params_m": 3.504872,
+        "macs_m": 300.8,
+        "convert_fast_s": 2.345,
+        "convert_slow_s": 11.5 if quantization == "float32" else None,
+        "tflite_bytes": 14_000_000,
+        "cpu_min_ms": median * 0.9,
+        "cpu_median_ms": median,
+        "wall_min_ms": median * 0.95,
+        "wall_median_ms": median * 1.1,
+        **extra,
+    }
+
+
+ZOO_LATENCY = {
+    "image_size": 224,
+    "rounds": 30,
+    "runs_per_round": 3,
+    "host": HOST,
+    "rows": [
+        _row("mobilenet-v2", "float32", 12.3456, ratio_to_mobilenet_v2=1.0123),
+        _row("mobilenet-v2", "int8", 8.7654, ratio_to_mobilenet_v2=0.9876),
+        _row("mnasnet-a1", "float32", 14.4444, ratio_to_mobilenet_v2=1.1717),
+        _row("mobilenet-v2 ×1.4", "float32", 23.2323, ratio_to_mobilenet_v2=1.8844),
+        _row("keras MobileNetV2", "float32", 12.1951, ratio_to_mobilenet_v2=1.0),
+    ],
+    "mnasnet_a1_check": {
+        "fast_seconds": 3.21,
+        "slow_seconds": 15.43,
+        "same_ops": True,
+        "max_abs_diff_fast_vs_slow": 1.5e-7,
+        "max_abs_diff_fast_vs_keras": 2.5e-6,
+    },
+}
+ACCURACY = {
+    "n": 30,
+    "within_10pct": 0.6333,
+    "within_5pct": 0.4333,
+    "mape_pct": 7.4567,
+    "max_error_pct": 20.1,
+    "spearman": 0.98234,
+}
+PREDICTOR = {
+    "backend": HOST,
+    "image_size": 224,
+    "n_calibration": 20,
+    "n_test": 30,
+    "table_entries": 530,
+    "table_seconds": 191.4,
+    "end_to_end_seconds": 358.2,
+    "predict_time": {"mean_ms": 0.1971, "max_ms": 9.2944},
+    "by_statistic": {
+        "thread_cpu min": {
+            "calibration": {"leave_one_out": {**ACCURACY, "n": 20, "within_10pct": 0.9}},
+            "test": {
+                "calibrated": ACCURACY,
+                "uncalibrated": {**ACCURACY, "within_10pct": 0.3, "mape_pct": 13.3333},
+            },
+        }
+    },
+}
+SEARCH = {
+    "trials": 40,
+    "algorithms": {
+        "reinforce": {"best_reward": 0.81234, "hypervolume": 12.5},
+        "random": {"best_reward": 0.75432, "hypervolume": 10.25},
+    },
+}
+THROUGHPUT = {"rows": [{"model": "mnasnet-a1", "images_per_second": 123.456}]}
+
+
+def _section(text: str, number: int) -> str:
+    """The text of section `number` ('## <number>. ...' up to the next '## ')."""
+    start = text.index(f"\n## {number}. ")
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end >= 0 else None]
+
+
+@pytest.fixture
+def results(tmp_path):
+    for name, data in (
+        ("zoo_latency", ZOO_LATENCY),
+        ("predictor_accuracy", PREDICTOR),
+        ("search_efficiency", SEARCH),
+        ("train_throughput", THROUGHPUT),
+    ):
+        (tmp_path / f"{name}.json").write_text(json.dumps(data), encoding="utf-8")
+    return tmp_path
+
+
+def test_architecture_figures_come_from_stats(repro, tmp_path):
+    text = repro.build_report(str(tmp_path))
+    for name in zoo.list_models():
+        size = 320 if name == "mnasnet-d1-320" else 224
+        counted = stats.arch_stats(zoo.get_arch(name), image_size=size)
+        assert f"| {name} | {size}² | {counted.params:,} |" in text
+        assert f"| {counted.macs / 1e6:.1f} |" in text
+    assert "| mnasnet-a1 | 224² | 3,887,038 | 3.9 | 3.9 M | 311.6 | 312 | 315.2 | 75.2 |" in text
+    assert "| 3,504,872 | 3.4 | 3,504,872 |" in text  # MobileNetV2: ours = keras.applications
+
+
+def test_latency_figures_match_the_json(repro, results):
+    assert "Not measured yet" not in repro.build_report(str(results))
+    text = _section(repro.build_report(str(results)), 2)
+    assert "Test CPU 9000 (2 cores), ai-edge-litert 2.3.0" in text
+    for row in ZOO_LATENCY["rows"]:
+        if row["quantization"] == "float32":
+            line = next(
+                line for line in text.splitlines() if line.startswith(f"| {row['model']} |")
+            )
+            for key in ("cpu_median_ms", "cpu_min_ms", "wall_median_ms", "ratio_to_mobilenet_v2"):
+                assert f"| {row[key]:.2f} |" in line, (key, line)
+    a1 = next(line for line in text.splitlines() if line.startswith("| mnasnet-a1 | 3.50 |"))
+    assert "1.04 = 78/75 (MnasNet); 1.11 = 71/64 (V3)" in a1
+    v2_14 = next(
+        line for line in text.splitlines() if line.startswith("| mobilenet-v2 ×1.4 | 3.50")
+    )
+    assert "1.91 = 143/75 (MnasNet)" in v2_14
+    # int8 vs float32: 12.3456 / 8.7654 = 1.408...
+    assert "| mobilenet-v2 | 12.35 | 8.77 | 1.41 |" in text
+
+
+def test_cost_figures_match_the_json(repro, results):
+    text = repro.build_report(str(results))
+    assert "| mobilenet-v2 | 2.3 | 11.5 | 2.3 | 14.0 |" in text
+    assert "fast path 3.21 s vs from_keras_model 15.43 s; same op list: yes" in text
+    assert "1.50e-07" in text and "2.50e-06" in text
+    total = 90 * sum(row["cpu_median_ms"] for row in ZOO_LATENCY["rows"]) / 1e3
+    assert f"≈ {total:.1f} s of inference" in text
+    assert "530 parts measured in isolation in 191 s" in text
+    assert "0.197 ms on average (max 9.294 ms), against 358 s" in text
+    assert "its 50 calibration and test architectures" in text
+
+
+def test_predict_time_in_its_newer_form(repro, results):
+    times = {
+        "first_call_median_ms": 1.2345,
+        "first_call_max_ms": 3.4567,
+        "repeat_median_ms": 0.0123,
+        "repeat_max_ms": 0.0456,
+    }
+    path = results / "predictor_accuracy.json"
+    path.write_text(json.dumps({**PREDICTOR, "predict_time": times}), encoding="utf-8")
+    text = repro.build_report(str(results))
+    assert (
+        "0.012 ms (median of repeated calls, max 0.046 ms; first call per architecture "
+        "1.234 ms median, max 3.457 ms)" in text
+    )
+
+
+def test_predictor_figures_match_the_json(repro, results):
+    text = repro.build_report(str(results))
+    assert "| thread_cpu min | test, calibrated (n=30) | 63% | 43% | 7.5% | 0.982 |" in text
+    assert "| thread_cpu min | test, raw sum (n=30) | 30% | 43% | 13.3% | 0.982 |" in text
+    assert (
+        "| thread_cpu min | calibration set, leave-one-out (n=20) | 90% | 43% | 7.5% | 0.982 |"
+        in text
+    )
+
+
+def test_generic_sections_show_every_scalar(repro, results):
+    text = repro.build_report(str(results))
+    assert "- trials: 40\n" in text
+    assert "| reinforce | 0.812 | 12.500 |" in text
+    assert "| random | 0.754 | 10.250 |" in text
+    assert "| mnasnet-a1 | 123.456 |" in text
+
+
+def test_missing_results_say_not_measured_yet(repro, tmp_path):
+    text = repro.build_report(str(tmp_path))
+    for file in (
+        "zoo_latency.json",
+        "predictor_accuracy.json",
+        "train_throughput.json",
+        "search_efficiency.json",
+    ):
+        assert f"Not measured yet: run `python benchmarks/{file[:-5]}.py` to write `{file}`" in (
+            text
+        )
+    assert "## 7. What this does not reproduce" in text
+
+
+def test_a_corrupt_results_file_is_named(repro, tmp_path):
+    (tmp_path / "zoo_latency.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(ValueError, match="zoo_latency.json is not valid JSON"):
+        repro.build_report(str(tmp_path))
+    (tmp_path / "zoo_latency.json").write_text("[1, 2]", encoding="utf-8")
+    with pytest.raises(ValueError, match="must hold a JSON object; got list"):
+        repro.build_report(str(tmp_path))
+
+
+def test_script_writes_the_report_from_the_real_results(tmp_path):
+    output = tmp_path / "REPRODUCTION.md"
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), f"--output={output}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    text = output.read_text(encoding="utf-8")
+    assert text.startswith("# Reproduction report")
+    assert "## 1. Architectures" in text and "## 7." in text
