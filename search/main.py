@@ -291,7 +291,7 @@ def _export_best(tuner, data) -> dict[str, str]:
         train.train_proxy(model, data[0], data[1], epochs=FLAGS.epochs_per_trial)
         model.save(path)
     model = keras.models.load_model(path)
-    images = np.concatenate([batch[0].numpy() for batch, _ in zip(data[0], range(8))])
+    images = np.concatenate([images.numpy() for images, _ in data[0].take(8)])
     written = {}
     for quantization in ("float32", "int8"):
         out = os.path.join(tuner.project_dir, f"best_model_{quantization}.tflite")
