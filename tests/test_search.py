@@ -1,0 +1,184 @@
+"""End-to-end tests of the search binary: a real (tiny) search on the bundled digits, resume,
+a failing trial, and keras-tuner's distributed mode on loopback (chief + two workers)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from mnasnet_tf import zoo
+
+pytestmark = pytest.mark.slow
+
+TINY = [
+    "--dataset=digits",
+    "--epochs_per_trial=1",
+    "--steps_per_epoch=3",
+    "--batch_size=32",
+    "--latency_image_size=32",
+    "--latency_runs=3",
+    "--references=mobilenet-v3-small",
+    "--train_verbose=0",
+]
+
+
+def _search(args: list[str], *, env: dict[str, str] | None = None, **kwargs):
+    return subprocess.Popen(
+        [sys.executable, "-m", "search.main", *TINY, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})},
+        **kwargs,
+    )
+
+
+def _run(args: list[str], timeout: float = 400) -> str:
+    process = _search(args)
+    output, _ = process.communicate(timeout=timeout)
+    assert process.returncode == 0, output[-3000:]
+    return output
+
+
+def _rows(project: str) -> list[dict[str, str]]:
+    with open(os.path.join(project, "trials.csv")) as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_search_writes_every_report_and_resumes(tmp_path):
+    project = tmp_path / "demo"
+    args = [f"--directory={tmp_path}", "--project_name=demo", "--seed=3"]
+    output = _run([*args, "--max_trials=2"])
+    for name in (
+        "trials.csv",
+        "pareto.csv",
+        "pareto.png",
+        "history.png",
+        "best_arch.json",
+        "best_model_float32.tflite",
+        "best_model_int8.tflite",
+    ):
+        assert (project / name).exists(), f"{name} missing; output:\n{output[-2000:]}"
+    first = _rows(str(project))
+    assert [row["trial"] for row in first] == ["0", "1"]
+    assert all(row["status"] == "COMPLETED" for row in first)
+    for row in first:
+        assert 0 <= float(row["accuracy"]) <= 1
+        assert float(row["latency_ms"]) > 0
+        assert float(row["reward"]) > 0
+        assert float(row["train_seconds"]) > 0
+    # best_arch.json is what mnasnet-train accepts.
+    best = zoo.resolve_arch(str(project / "best_arch.json"))
+    assert best.blocks
+    assert "Search finished" in output and "best_arch" in output
+    with open(project / "oracle.json") as handle:
+        state_before = json.load(handle)
+
+    # The same command with a larger budget resumes: old trials intact, new ones added.
+    _run([*args, "--max_trials=3"])
+    second = _rows(str(project))
+    assert [row["trial"] for row in second] == ["0", "1", "2"]
+    for old, new in zip(first, second[:2], strict=True):
+        assert old == new
+    with open(project / "oracle.json") as handle:
+        state_after = json.load(handle)
+    assert set(state_before["entropy_history"]) < set(state_after["entropy_history"])
+
+
+def test_a_trial_whose_loss_goes_nan_is_recorded_as_failed_and_the_search_ends(tmp_path):
+    output = _run(
+        [
+            f"--directory={tmp_path}",
+            "--project_name=nan",
+            "--max_trials=2",
+            "--learning_rate=1e30",
+            "--latency_target_ms=5",
+        ]
+    )
+    rows = _rows(str(tmp_path / "nan"))
+    assert [row["status"] for row in rows] == ["FAILED", "FAILED"]
+    assert all("NaN" in row["reason"] for row in rows)
+    assert "2 trials, 2 failed" in output
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_distributed_chief_and_two_workers_on_loopback(tmp_path):
+    port = _free_port()
+    common = [
+        f"--directory={tmp_path}",
+        "--project_name=dist",
+        "--max_trials=4",
+        f"--oracle_port={port}",
+        "--oracle_ip=127.0.0.1",
+        "--latency_target_ms=5",
+    ]
+    chief = _search([*common, "--distributed_role=chief"])
+    time.sleep(3)
+    workers = [
+        _search([*common, "--distributed_role=worker", f"--tuner_id=worker{i}"]) for i in range(2)
+    ]
+    try:
+        outputs = [w.communicate(timeout=500)[0] for w in workers]
+        for worker, output in zip(workers, outputs, strict=True):
+            assert worker.returncode == 0, output[-3000:]
+        chief_output, _ = chief.communicate(timeout=120)
+        assert chief.returncode == 0, chief_output[-3000:]
+    finally:
+        for process in (chief, *workers):
+            if process.poll() is None:
+                process.kill()
+    rows = _rows(str(tmp_path / "dist"))
+    assert len(rows) == 4
+    assert all(row["status"] == "COMPLETED" for row in rows)
+    # Both workers ran trials.
+    assert all("finished" in output for output in outputs)
+
+
+def test_a_dead_worker_does_not_stop_the_chief(tmp_path):
+    port = _free_port()
+    common = [
+        f"--directory={tmp_path}",
+        "--project_name=dead",
+        "--max_trials=3",
+        f"--oracle_port={port}",
+        "--latency_target_ms=5",
+        "--worker_timeout_s=20",
+    ]
+    chief = _search([*common, "--distributed_role=chief"])
+    time.sleep(3)
+    doomed = _search([*common, "--distributed_role=worker", "--tuner_id=doomed"])
+    survivor = None
+    try:
+        # Kill the first worker as soon as it has been handed a trial.
+        deadline = time.time() + 120
+        project = tmp_path / "dead"
+        while time.time() < deadline and not list(project.glob("trial_*/trial.json")):
+            time.sleep(0.5)
+        assert list(project.glob("trial_*/trial.json")), "the doomed worker never got a trial"
+        doomed.send_signal(signal.SIGKILL)
+        doomed.wait(timeout=30)
+        survivor = _search([*common, "--distributed_role=worker", "--tuner_id=survivor"])
+        output, _ = survivor.communicate(timeout=500)
+        assert survivor.returncode == 0, output[-3000:]
+        chief_output, _ = chief.communicate(timeout=120)
+        assert chief.returncode == 0, chief_output[-3000:]
+    finally:
+        for process in (chief, doomed, survivor):
+            if process is not None and process.poll() is None:
+                process.kill()
+    rows = _rows(str(tmp_path / "dead"))
+    assert len(rows) == 3
+    assert all(row["status"] == "COMPLETED" for row in rows)
