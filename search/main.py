@@ -49,6 +49,13 @@ flags.DEFINE_integer(
     "latency_image_size", 224, "Deployment resolution at which latency is measured.", lower_bound=32
 )
 flags.DEFINE_integer("threads", 1, "Threads for latency measurement.", lower_bound=1)
+flags.DEFINE_enum(
+    "latency_clock",
+    "thread_cpu",
+    ["thread_cpu", "wall"],
+    "Local latency clock: the measuring thread's CPU time (robust to other jobs; 1 thread only) "
+    "or wall time.",
+)
 flags.DEFINE_integer("latency_runs", 30, "Timed runs per latency measurement.", lower_bound=1)
 flags.DEFINE_string("predictor_table", None, "Latency table JSON for --backend=predictor.")
 flags.DEFINE_string("adb", None, "Path of adb (default: found on PATH).")
@@ -134,6 +141,7 @@ def main(argv: list[str]) -> int:
         classes=classes or 10,
         threads=FLAGS.threads,
         runs=FLAGS.latency_runs,
+        clock=FLAGS.latency_clock,
         cache_path=os.path.join(project_dir, "latency_cache.json"),
         predictor_table=FLAGS.predictor_table,
         adb_options=_adb_options(),

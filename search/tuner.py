@@ -59,6 +59,7 @@ class LatencyMeter:
         threads: int = 1,
         runs: int = 30,
         warmup: int = 5,
+        clock: str = "thread_cpu",
         cache_path: str | None = None,
         predictor_table: str | None = None,
         adb_options: dict[str, Any] | None = None,
@@ -76,6 +77,9 @@ class LatencyMeter:
         self.threads = threads
         self.runs = runs
         self.warmup = warmup
+        # CPU time of the invoking thread is robust to other jobs on the host (training in
+        # another worker, say) but only meaningful for one thread.
+        self.clock = clock if threads == 1 else "wall"
         self.cache_path = cache_path
         self.adb_options = dict(adb_options or {})
         self._cache = self._load_cache()
@@ -90,7 +94,8 @@ class LatencyMeter:
         data.pop("name", None)
         data.pop("dropout_rate", None)
         text = json.dumps(
-            [self.backend, self.image_size, self.classes, self.threads, data], sort_keys=True
+            [self.backend, self.image_size, self.classes, self.threads, self.clock, data],
+            sort_keys=True,
         )
         return hashlib.sha256(text.encode()).hexdigest()[:20]
 
@@ -153,7 +158,11 @@ class LatencyMeter:
                 )
             else:
                 latency_stats = benchmark.measure(
-                    path, num_threads=self.threads, warmup=self.warmup, runs=self.runs
+                    path,
+                    num_threads=self.threads,
+                    warmup=self.warmup,
+                    runs=self.runs,
+                    clock=self.clock,
                 )
             measure_seconds = time.perf_counter() - start
         p90 = latency_stats.p90_ms
