@@ -1,0 +1,409 @@
+"""Input pipelines: tfds image-classification sets, image folders and the bundled digits set.
+
+`load(name, split=..., image_size=..., batch_size=...)` is the one entry point. Sources:
+
+- a tfds image-classification set (`cifar10`, `cifar100`, `imagenet2012`, `imagenette/320px-v2`,
+  `mnist`, ...), read from `data_dir` (tfds' default `~/tensorflow_datasets` when None). An
+  unprepared set fails at once with `DatasetNotPreparedError` saying how to prepare it, unless
+  `download=True` and the network answers (probed in ≤ 3 s before any download starts);
+- `folder:<path>`: class sub-folders of .jpg/.jpeg/.png images, in either layout
+  `<path>/<class>/<image>` (plain: train and validation only) or `<path>/train/<class>/<image>`
+  plus an optional `<path>/test/` (or `val/`, `validation/`) folder for the test split. Labels are
+  the sorted class-folder names, as in `tfds.folder_dataset.ImageFolder`, whose conventions this
+  follows; it is not used itself because it needs split folders, has no sub-split API for the
+  validation hold-out and decodes every image before a filter could drop it;
+- `digits`: scikit-learn's bundled 8×8 handwritten digits (1797 real images, 10 classes, no
+  download), upsampled to `image_size`: the default offline data set.
+
+Splits: `train`; `validation`, a held-out part of the training data (the search reads its reward
+from it, as MnasNet held out 50K ImageNet training images), fixed by `seed` and disjoint from
+`train`; `test`, the set's own test split (its official validation split when it has no test
+split, as for imagenet2012; a fixed 20% stratified split for digits).
+
+Preprocessing (augmentation, resizing) is in preprocessing.py. One normalisation convention:
+every pipeline yields `(float32 RGB images in [0, 255], int32 labels)` batches and the models
+rescale inside, so exported .tflite files take 0–255 float RGB as well.
+
+Must not import search/ or tflite_bench/.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import os
+import socket
+
+import numpy as np
+import tensorflow as tf
+
+from mnasnet_tf.preprocessing import SMALL_IMAGE_MAX, preprocess, resolve_augment
+
+SPLITS = ("train", "validation", "test")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
+MAX_VALIDATION_SIZE = 50_000
+_CACHE_BYTES = 1 << 30
+_SHUFFLE_BUFFER = 10_000
+_PROBE_HOST = ("storage.googleapis.com", 443)
+
+
+class DatasetNotPreparedError(FileNotFoundError):
+    """A tfds data set is not prepared in data_dir and may not (or cannot) be downloaded."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetInfo:
+    """What a pipeline returned by `load` holds.
+
+    Attributes:
+      name: the data-set name as given to `load`.
+      split: 'train', 'validation' or 'test'.
+      num_classes: classifier width the labels need.
+      class_names: one name per label index.
+      num_examples: examples in this split (before dropping a partial last training batch).
+      image_size: height and width of the yielded images.
+      batch_size: images per batch.
+      augment: the augmentation applied ('none' outside training).
+      num_batches: batches per pass over the split.
+    """
+
+    name: str
+    split: str
+    num_classes: int
+    class_names: tuple[str, ...]
+    num_examples: int
+    image_size: int
+    batch_size: int
+    augment: str
+    num_batches: int
+
+
+def default_validation_size(num_train: int) -> int:
+    """Held-out examples by default: 10% of the training data, at least min(300, 25%), at most
+    50 000 (MnasNet's ImageNet hold-out)."""
+    return min(MAX_VALIDATION_SIZE, max(num_train // 10, min(300, num_train // 4)))
+
+
+def _validation_count(validation_size: int | float | None, num_train: int) -> int:
+    if validation_size is None:
+        return default_validation_size(num_train)
+    if isinstance(validation_size, float) and 0 < validation_size < 1:
+        count = int(round(validation_size * num_train))
+    elif isinstance(validation_size, int) and not isinstance(validation_size, bool):
+        count = validation_size
+    else:
+        raise ValueError(
+            "validation_size must be a count (int), a fraction in (0, 1) or None; "
+            f"got {validation_size!r}"
+        )
+    if not 0 < count < num_train:
+        raise ValueError(
+            f"validation_size={validation_size!r} leaves no training or no validation data "
+            f"out of {num_train} training examples"
+        )
+    return count
+
+
+# ---- sources: each returns (unbatched (image, label) dataset, class names, size, cacheable) ----
+
+
+def _holdout(num_train: int, count: int, seed: int) -> np.ndarray:
+    """Sorted indices of the validation examples among `num_train`, fixed by `seed`."""
+    return np.sort(np.random.default_rng(seed).permutation(num_train)[:count])
+
+
+def _select(split: str, num_train: int, validation_size, seed: int) -> np.ndarray:
+    held_out = _holdout(num_train, _validation_count(validation_size, num_train), seed)
+    if split == "validation":
+        return held_out
+    return np.setdiff1d(np.arange(num_train), held_out)
+
+
+def _digits(split: str, validation_size, seed: int):
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    digits = load_digits()
+    images = np.round(digits.images * (255.0 / 16.0)).astype(np.uint8)[..., None]
+    labels = digits.target.astype(np.int32)
+    pool_x, test_x, pool_y, test_y = train_test_split(
+        images, labels, test_size=0.2, random_state=0, stratify=labels
+    )
+    if split == "test":
+        x, y = test_x, test_y
+    else:
+        keep = _select(split, len(pool_x), validation_size, seed)
+        x, y = pool_x[keep], pool_y[keep]
+    names = tuple(str(i) for i in range(10))
+    return tf.data.Dataset.from_tensor_slices((x, y)), names, len(x), False
+
+
+def _list_classes(root: str) -> dict[str, list[str]]:
+    classes = {}
+    for entry in sorted(os.listdir(root)):
+        folder = os.path.join(root, entry)
+        if os.path.isdir(folder):
+            files = sorted(
+                os.path.join(folder, f)
+                for f in os.listdir(folder)
+                if f.lower().endswith(IMAGE_EXTENSIONS)
+            )
+            if files:
+                classes[entry] = files
+    return classes
+
+
+def _folder(path: str, split: str, validation_size, seed: int):
+    if not os.path.isdir(path):
+        raise ValueError(f"folder data set: {path!r} is not a directory")
+    train_root = os.path.join(path, "train")
+    split_layout = os.path.isdir(train_root) and bool(_list_classes(train_root))
+    if split_layout:
+        test_roots = [os.path.join(path, s) for s in ("test", "val", "validation")]
+        test_root = next((r for r in test_roots if os.path.isdir(r)), None)
+        train_classes = _list_classes(train_root)
+        test_classes = _list_classes(test_root) if test_root else {}
+    else:
+        train_classes, test_classes = _list_classes(path), {}
+    if not train_classes:
+        raise ValueError(
+            f"folder data set {path!r}: found no class folders with {IMAGE_EXTENSIONS} images; "
+            "expected <path>/<class>/<image> or <path>/train/<class>/<image>"
+        )
+    names = tuple(sorted(set(train_classes) | set(test_classes)))
+    if split == "test":
+        if not test_classes:
+            raise ValueError(
+                f"folder data set {path!r} has no test split: add <path>/test/<class>/<image> "
+                "(with <path>/train/<class>/<image>) or use split='validation'"
+            )
+        chosen = test_classes
+    else:
+        chosen = train_classes
+    files = [(f, names.index(c)) for c in sorted(chosen) for f in chosen[c]]
+    if split != "test":
+        files = [files[i] for i in _select(split, len(files), validation_size, seed)]
+    paths = tf.constant([f for f, _ in files])
+    labels = tf.constant([label for _, label in files], tf.int32)
+
+    def decode(file, label):
+        image = tf.io.decode_image(tf.io.read_file(file), channels=3, expand_animations=False)
+        return image, label
+
+    dataset = tf.data.Dataset.from_tensor_slices((paths, labels))
+    return dataset.map(decode, num_parallel_calls=tf.data.AUTOTUNE), names, len(files), False
+
+
+def _network_available(timeout: float = 3.0) -> bool:
+    """Whether the tfds download host answers within `timeout` seconds (DNS included)."""
+
+    def probe() -> bool:
+        with socket.create_connection(_PROBE_HOST, timeout=timeout):
+            return True
+
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    try:
+        return pool.submit(probe).result(timeout=timeout + 0.5)
+    except (OSError, concurrent.futures.TimeoutError):
+        return False
+    finally:
+        pool.shutdown(wait=False)
+
+
+def _how_to_prepare(name, builder, data_dir, manual_dir, *, offline: bool = False) -> str:
+    root = data_dir or os.path.join("~", "tensorflow_datasets")
+    base = name.split(":")[0]
+    if builder.MANUAL_DOWNLOAD_INSTRUCTIONS:
+        manual = manual_dir or os.path.join(root, "downloads", "manual")
+        instructions = " ".join(builder.MANUAL_DOWNLOAD_INSTRUCTIONS.split())
+        return (
+            f"put the archives in {manual} ({instructions}), then run "
+            f"`tfds build {base} --data_dir={root} --manual_dir={manual}` or call "
+            f"load('{name}', ..., download=True, manual_dir='{manual}')"
+        )
+    how = (
+        f"run `tfds build {base} --data_dir={root}` on a machine with network access and copy "
+        f"{root}/{base.split('/')[0]} to this one"
+    )
+    if offline:
+        return how
+    return f"{how}, or pass download=True (--download for the binaries) where there is network"
+
+
+def _tfds(name, split, validation_size, seed, data_dir, download, manual_dir):
+    import tensorflow_datasets as tfds
+
+    try:
+        builder = tfds.builder(name, data_dir=data_dir)
+    except tfds.core.registered.DatasetNotFoundError:
+        raise ValueError(
+            f"unknown data set {name!r}: expected 'digits', 'folder:<path>' or a tfds "
+            "image-classification set (cifar10, cifar100, imagenet2012, imagenette, mnist, ...)"
+        ) from None
+    features = builder.info.features
+    keys = builder.info.supervised_keys
+    if (
+        not keys
+        or not isinstance(features[keys[0]], tfds.features.Image)
+        or not isinstance(features[keys[1]], tfds.features.ClassLabel)
+    ):
+        raise ValueError(f"{name!r} is not an image-classification data set (image, label)")
+    if download and not builder.is_prepared():
+        # Manual-download sets (imagenet2012) prepare from local archives: no network needed.
+        if not builder.MANUAL_DOWNLOAD_INSTRUCTIONS and not _network_available():
+            raise DatasetNotPreparedError(
+                f"data set {name!r} is not prepared in {builder.data_dir} and "
+                f"{_PROBE_HOST[0]} cannot be reached to download it: "
+                + _how_to_prepare(name, builder, data_dir, manual_dir, offline=True)
+            )
+        config = tfds.download.DownloadConfig(manual_dir=manual_dir)
+        try:
+            builder.download_and_prepare(download_config=config)
+        except AssertionError as error:  # tfds reports missing manual files this way
+            raise DatasetNotPreparedError(
+                f"{error}; " + _how_to_prepare(name, builder, data_dir, manual_dir)
+            ) from None
+
+    def read(tfds_split: str):
+        try:
+            return builder.as_dataset(split=tfds_split, as_supervised=True, shuffle_files=False)
+        except AssertionError:  # "could not find data in ..." (tfds' not-prepared error)
+            raise DatasetNotPreparedError(
+                f"data set {name!r} is not prepared in {builder.data_dir}: "
+                + _how_to_prepare(name, builder, data_dir, manual_dir)
+            ) from None
+
+    def count(tfds_split: str) -> int:
+        if tfds_split in builder.info.splits:
+            return builder.info.splits[tfds_split].num_examples
+        return int(read(tfds_split).cardinality())
+
+    if split == "test":
+        tfds_split = "test" if "test" in builder.info.splits else "validation"
+        if builder.info.splits and tfds_split not in builder.info.splits:
+            raise ValueError(f"{name!r} has no test or validation split to use as 'test'")
+        dataset, num_examples = read(tfds_split), count(tfds_split)
+    else:
+        num_train = count("train")
+        held = _validation_count(validation_size, num_train)
+        start = int(np.random.default_rng(seed).integers(0, num_train - held + 1))
+        # tfds shuffles examples when it prepares a set, so a contiguous slice is a random sample
+        # and reads only the shards it needs.
+        if split == "validation":
+            parts, num_examples = [f"train[{start}:{start + held}]"], held
+        else:
+            parts = [f"train[:{start}]"] if start > 0 else []
+            if start + held < num_train:
+                parts.append(f"train[{start + held}:]")
+            num_examples = num_train - held
+        dataset = read("+".join(parts))
+    image_shape = features[keys[0]].shape
+    cacheable = all(isinstance(d, int) for d in image_shape) and (
+        num_examples * int(np.prod(image_shape)) <= _CACHE_BYTES
+    )
+    names = tuple(features[keys[1]].names)
+    return dataset, names, num_examples, cacheable
+
+
+def default_image_size(name: str, *, data_dir: str | None = None) -> int:
+    """A training resolution for `name`: the images' own size (at least 32, the smallest the
+    models take) for digits and tfds sets of images up to 64 px, else 224."""
+    if name == "digits":
+        return 32
+    if name.startswith("folder:"):
+        return 224
+    import tensorflow_datasets as tfds
+
+    try:
+        builder = tfds.builder(name, data_dir=data_dir)
+        keys = builder.info.supervised_keys
+        shape = builder.info.features[keys[0]].shape
+    except Exception:  # noqa: BLE001 - `load` reports a bad name properly
+        return 224
+    if shape[0] is not None and shape[1] is not None and max(shape[:2]) <= SMALL_IMAGE_MAX:
+        return max(32, int(max(shape[:2])))
+    return 224
+
+
+def load(
+    name: str,
+    *,
+    split: str,
+    image_size: int,
+    batch_size: int,
+    data_dir: str | None = None,
+    download: bool = False,
+    manual_dir: str | None = None,
+    validation_size: int | float | None = None,
+    seed: int = 0,
+    augment: str | None = None,
+    shuffle: bool | None = None,
+    drop_remainder: bool | None = None,
+) -> tuple[tf.data.Dataset, DatasetInfo]:
+    """A batched `(image, label)` pipeline and its DatasetInfo.
+
+    Args:
+      name: 'digits', 'folder:<path>' or a tfds image-classification set name.
+      split: 'train', 'validation' (held out from train by `seed`) or 'test'.
+      image_size: output height and width.
+      batch_size: images per batch.
+      data_dir: tfds data directory (None: tfds' default).
+      download: let tfds download and prepare a missing set (needs network; fails fast without).
+      manual_dir: where manually downloaded archives are (imagenet2012).
+      validation_size: held-out count, fraction in (0, 1), or None for `default_validation_size`.
+      seed: fixes the validation hold-out and the shuffle order.
+      augment: one of preprocessing.AUGMENTATIONS; None = 'auto' (pad_crop for digits,
+        pad_crop_flip up to 64², resized_crop_flip above). Only the train split is augmented.
+      shuffle: default True for the train split only.
+      drop_remainder: default True for the train split only (every step sees a full batch).
+
+    Returns:
+      (dataset of (float32 [B, S, S, 3] in [0, 255], int32 [B]) batches, DatasetInfo).
+    """
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}; got {split!r}")
+    for arg, value in (("image_size", image_size), ("batch_size", batch_size)):
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise ValueError(f"{arg} must be a positive integer; got {value!r}")
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"data set name must be a non-empty string; got {name!r}")
+    training = split == "train"
+    augment = resolve_augment(augment, name=name, image_size=image_size) if training else "none"
+    if name == "digits":
+        source = _digits(split, validation_size, seed)
+    elif name.startswith("folder:"):
+        source = _folder(os.path.expanduser(name[len("folder:") :]), split, validation_size, seed)
+    else:
+        source = _tfds(name, split, validation_size, seed, data_dir, download, manual_dir)
+    dataset, class_names, num_examples, cacheable = source
+    shuffle = training if shuffle is None else shuffle
+    drop_remainder = training if drop_remainder is None else drop_remainder
+    if drop_remainder and num_examples < batch_size:
+        raise ValueError(
+            f"batch_size={batch_size} is larger than the {num_examples} examples of the "
+            f"{split!r} split of {name!r}; use a smaller batch"
+        )
+    if cacheable:
+        dataset = dataset.cache()
+    if shuffle:
+        dataset = dataset.shuffle(min(num_examples, _SHUFFLE_BUFFER), seed=seed)
+
+    def prepare(image, label):
+        return preprocess(image, image_size=image_size, augment=augment), tf.cast(label, tf.int32)
+
+    dataset = dataset.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+    dataset = dataset.prefetch(tf.data.AUTOTUNE)
+    batches = num_examples // batch_size if drop_remainder else -(-num_examples // batch_size)
+    info = DatasetInfo(
+        name=name,
+        split=split,
+        num_classes=len(class_names),
+        class_names=class_names,
+        num_examples=num_examples,
+        image_size=image_size,
+        batch_size=batch_size,
+        augment=augment,
+        num_batches=batches,
+    )
+    return dataset, info
