@@ -409,6 +409,7 @@ def train_proxy(
     learning_rate: float | None = None,
     recipe: recipe_lib.Recipe = recipe_lib.PROXY_RECIPE,
     verbose: int = 0,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> ProxyResult:
     """Trains a freshly built `model` on the proxy task and returns its held-out top-1.
 
@@ -420,6 +421,7 @@ def train_proxy(
       learning_rate: overrides `recipe.base_learning_rate` (per 256 images).
       recipe: defaults to PROXY_RECIPE (short warm-up, cosine, no EMA).
       verbose: Keras verbosity.
+      callbacks: extra Keras callbacks (the search's per-epoch heartbeat, say).
 
     A NaN or infinite loss stops training (`TerminateOnNaN`) and is reported as `nan=True` with
     `val_accuracy=0.0`, never raised.
@@ -443,7 +445,7 @@ def train_proxy(
     history = model.fit(
         recipe_lib.one_hot_labels(train_ds, classes),
         epochs=epochs,
-        callbacks=[keras.callbacks.TerminateOnNaN()],
+        callbacks=[keras.callbacks.TerminateOnNaN(), *callbacks],
         shuffle=False,  # the pipeline shuffles
         verbose=verbose,
     )

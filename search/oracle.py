@@ -31,11 +31,12 @@ the two writes of `create_trial`) is re-queued. A re-run trial whose reward was 
 reported keeps its first metrics (keras-tuner ignores the second report).
 
 Distributed search (chief + workers): with `worker_timeout_s`, a trial with no news (created,
-updated) for that long is presumed lost with its worker: the next worker asking for a trial
-gets it (same id and values) and the dead worker's id is dropped so the chief can exit. While
-other workers' trials are still running after max_trials, a worker asking for more is told
-IDLE (after a short pause) instead of STOPPED, so that someone is left to take over such a
-trial. A late `end_trial` for a trial that already ended is ignored.
+updated, or a `get_trial` heartbeat the tuner sends after every proxy epoch) for that long is
+presumed lost with its worker: the next worker asking for a trial gets it (same id and values)
+and the dead worker's id is dropped so the chief can exit. While other workers' trials are still
+running after max_trials, a worker asking for more is told IDLE (after a short pause) instead of
+STOPPED, so that someone is left to take over such a trial. A late `end_trial` for a trial
+that already ended is ignored.
 """
 
 from __future__ import annotations
@@ -215,6 +216,14 @@ class MnasOracle(keras_tuner.Oracle):
         """keras-tuner's update_trial; also counts as news from the trial's worker."""
         self._last_news[trial_id] = self.clock()
         return super().update_trial(trial_id, metrics, step=step)
+
+    @keras_tuner.synchronized
+    def get_trial(self, trial_id: str) -> Trial:
+        """keras-tuner's get_trial; for a running trial it also counts as news (the tuner calls
+        it after every proxy epoch as a heartbeat, since update_trial demands the reward)."""
+        if trial_id in self._last_news:
+            self._last_news[trial_id] = self.clock()
+        return super().get_trial(trial_id)
 
     @keras_tuner.synchronized
     def end_trial(self, trial: Trial) -> None:

@@ -238,6 +238,14 @@ class MnasTuner(base_tuner.BaseTuner):
             input_shape=(self.proxy.image_size, self.proxy.image_size, 3),
             classes=self.proxy.classes,
         )
+        oracle = self.oracle
+
+        class Heartbeat(keras.callbacks.Callback):
+            """Tells the (possibly remote) oracle after each epoch that this trial is alive."""
+
+            def on_epoch_end(self, epoch, logs=None):
+                oracle.get_trial(trial.trial_id)
+
         try:
             result = train.train_proxy(
                 model,
@@ -247,6 +255,7 @@ class MnasTuner(base_tuner.BaseTuner):
                 steps_per_epoch=self.proxy.steps_per_epoch,
                 learning_rate=self.proxy.learning_rate,
                 verbose=self.proxy.verbose,
+                callbacks=[Heartbeat()],
             )
         except Exception as error:  # noqa: BLE001 - any training failure ends the trial
             if type(error).__name__ == "ResourceExhaustedError":

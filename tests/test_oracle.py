@@ -312,6 +312,27 @@ def test_worker_timeout_hands_a_lost_trial_to_another_worker(tmp_path, monkeypat
     assert oracle.create_trial("worker4").status == "STOPPED"
 
 
+def test_get_trial_heartbeat_keeps_a_slow_trial_with_its_worker(tmp_path, monkeypatch):
+    monkeypatch.setattr(oracle_module, "IDLE_PAUSE_S", 0.0)
+    now = [0.0]
+    oracle = make_oracle(tmp_path, max_trials=2, worker_timeout_s=100.0)
+    oracle.clock = lambda: now[0]
+    slow = oracle.create_trial("worker1")
+    for t in (60.0, 120.0, 180.0):  # worker1 reports after every epoch
+        now[0] = t
+        oracle.get_trial(slow.trial_id)
+    other = oracle.create_trial("worker2")
+    assert other.trial_id != slow.trial_id  # a new trial, not worker1's
+    assert "worker1" in oracle.tuner_ids
+    now[0] = 300.0  # now 120 s of silence: lost
+    oracle.update_trial(
+        other.trial_id, fake_metrics(SPACE.from_values(other.hyperparameters.values))
+    )
+    other.status = "COMPLETED"
+    oracle.end_trial(other)
+    assert oracle.create_trial("worker2").trial_id == slow.trial_id
+
+
 def test_constructor_errors():
     with pytest.raises(ValueError, match="one objective to maximise"):
         MnasOracle(SPACE, objective=keras_tuner.Objective("latency_ms", "min"))
