@@ -38,8 +38,16 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.10",
-    packages=find_packages(include=["mnasnet_tf", "mnasnet_tf.*", "search", "search.*",
-                                    "tflite_bench", "tflite_bench.*"]),
+    packages=find_packages(
+        include=[
+            "mnasnet_tf",
+            "mnasnet_tf.*",
+            "search",
+            "search.*",
+            "tflite_bench",
+            "tflite_bench.*",
+        ]
+    ),
     install_requires=INSTALL_REQUIRES,
     extras_require={"test": TEST_REQUIRES},
     entry_points={
