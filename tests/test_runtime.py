@@ -110,3 +110,30 @@ def test_quantize_clips_to_the_dtype_range():
         runtime.quantize(np.array([0.0, 255.0, 400.0, -5.0]), detail), [-128, 127, 127, -128]
     )
     assert runtime.dequantize(np.array([-128, 127], np.int8), detail).tolist() == [0.0, 255.0]
+
+
+def test_a_model_xnnpack_would_abort_on_runs_on_the_builtin_kernels():
+    """tests/data/collapsed_se_int8.tflite is a real int8 export of a model whose SE ReLU died in
+    training (scale ~1e-8): delegating it to XNNPACK aborts LiteRT 2.3 ('double free'). It must
+    load with a warning naming the layer and run (a subprocess keeps an abort from killing
+    pytest)."""
+    import subprocess
+    import sys
+
+    path = os.path.join(os.path.dirname(__file__), "data", "collapsed_se_int8.tflite")
+    code = (
+        "import numpy as np\n"
+        "from tflite_bench import runtime\n"
+        f"it = runtime.load_interpreter({path!r})\n"
+        "print(runtime.xnnpack_rejections(it))\n"
+        "shape = runtime.input_shape(it)\n"
+        "out = runtime.run(it, np.full(shape, 128.0, np.float32))\n"
+        "print('ran', out.shape)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "ran (1, 10)" in result.stdout
+    assert "block4a_se_reduce" in result.stdout
+    assert "XNNPACK cannot take" in result.stderr

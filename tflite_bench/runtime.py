@@ -10,12 +10,18 @@ Imports nothing from the project.
 from __future__ import annotations
 
 import importlib.metadata
+import logging
 import os
 from typing import Any
 
 import numpy as np
 
 RUNTIME_NAME = "ai-edge-litert"
+# XNNPACK takes a quantized conv/dense only when input_scale * weight_scale / output_scale lies in
+# [2^-32, 256); outside it delegation fails, and LiteRT 2.3 then aborts the process.
+_XNNPACK_RATIO = (2.0**-32, 256.0)
+_QUANTIZED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV")
+log = logging.getLogger(__name__)
 
 
 def runtime_version() -> str:
@@ -54,21 +60,65 @@ def load_interpreter(
     # Checked here because the flatbuffer reader trusts the identifier of what it maps.
     if len(content) < 8 or content[4:8] != b"TFL3":
         raise ValueError(f"not a .tflite model (no 'TFL3' identifier): {source}")
-    resolver = (
-        litert.OpResolverType.AUTO
-        if use_xnnpack
-        else litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
-    )
+    builtin = litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
     try:
         interpreter = litert.Interpreter(
-            model_content=content,
-            num_threads=num_threads,
-            experimental_op_resolver_type=resolver,
+            model_content=content, num_threads=num_threads, experimental_op_resolver_type=builtin
         )
         interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as error:
         raise ValueError(f"cannot load .tflite model {source}: {error}") from None
+    if not use_xnnpack:
+        return interpreter
+    rejected = xnnpack_rejections(interpreter)
+    if rejected:
+        log.warning(
+            "%s: XNNPACK cannot take %d quantized layer(s) (requantization scale out of range, "
+            "e.g. %s; usually a layer whose activations collapsed in training); running on the "
+            "builtin kernels instead, which is slower",
+            source,
+            len(rejected),
+            rejected[0],
+        )
+        return interpreter
+    interpreter = litert.Interpreter(
+        model_content=content,
+        num_threads=num_threads,
+        experimental_op_resolver_type=litert.OpResolverType.AUTO,
+    )
+    interpreter.allocate_tensors()
     return interpreter
+
+
+def xnnpack_rejections(interpreter: Any) -> list[str]:
+    """Quantized conv/dense layers XNNPACK would refuse (their requantization scale
+    input·weight/output lies outside [2^-32, 256)), as 'OP tensor-name (ratio)' strings.
+    Delegating such a model makes LiteRT 2.3 abort the whole process, so callers check first."""
+    details = {d["index"]: d for d in interpreter.get_tensor_details()}
+
+    def scales(index: int) -> np.ndarray:
+        detail = details.get(index)
+        if detail is None:
+            return np.zeros(0)
+        return np.asarray(detail["quantization_parameters"]["scales"], dtype=np.float64)
+
+    rejected = []
+    for op in interpreter._get_ops_details():  # LiteRT exposes op inputs only through this
+        if op["op_name"] not in _QUANTIZED_OPS or len(op["inputs"]) < 2:
+            continue
+        s_in, s_w, s_out = (
+            scales(op["inputs"][0]),
+            scales(op["inputs"][1]),
+            scales(op["outputs"][0]),
+        )
+        if not (s_in.size and s_w.size and s_out.size) or s_out[0] == 0:
+            continue
+        ratio = s_in[0] * s_w / s_out[0]
+        low, high = float(ratio.min()), float(ratio.max())
+        if low < _XNNPACK_RATIO[0] or high >= _XNNPACK_RATIO[1]:
+            name = details[op["outputs"][0]]["name"].split(";")[0]
+            rejected.append(f"{op['op_name']} {name} (ratio {low:.3g}..{high:.3g})")
+    return rejected
 
 
 def input_shape(interpreter: Any) -> tuple[int, ...]:
