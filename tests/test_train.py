@@ -208,3 +208,11 @@ def test_tiny_train_export_and_eval_agree(tmp_path):
     assert scores["model_float32.tflite"] == pytest.approx(scores["model.keras"], abs=0.005)
     assert abs(scores["model_int8.tflite"] - scores["model.keras"]) <= 0.02, scores
     assert result.exported["model_int8.tflite"].top1 == pytest.approx(scores["model_int8.tflite"])
+    # The int8 file predicts the float model's class on >= 95% of held-out images.
+    from tflite_bench import convert
+
+    held_out, _ = data.load("digits", split="validation", image_size=32, batch_size=300)
+    images = next(iter(held_out))[0].numpy()
+    keras_model = keras.models.load_model(tmp_path / "export" / "model.keras")
+    check = convert.parity(keras_model, tmp_path / "export" / "model_int8.tflite", images)
+    assert check.n == len(images) and check.top1_agreement >= 0.95, check
