@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from tflite_bench import runtime
+
 QUANTIZATIONS = ("float32", "float16", "dynamic", "int8")
 """float32: no quantization; float16: fp16 weights; dynamic: int8 weights, float activations;
 int8: full-integer (weights and activations), needs representative data."""
@@ -100,7 +102,7 @@ def list_ops(model: str | os.PathLike[str] | bytes) -> list[str]:
     ('FlexMatrixInverse'). Reads the flatbuffer, so delegates do not hide ops."""
     from ai_edge_litert import schema_py_generated as schema
 
-    content = model if isinstance(model, bytes) else _read_model_file(model)
+    content = model if isinstance(model, bytes) else runtime.read_model_file(model)
     source = "model bytes" if isinstance(model, bytes) else str(model)
     if len(content) < 8 or content[4:8] != b"TFL3":
         raise ValueError(f"{source} is not a .tflite flatbuffer (no 'TFL3' identifier)")
@@ -130,18 +132,6 @@ def non_builtin_ops(ops: Iterable[str]) -> list[str]:
     """The Flex/Select-TF and custom ops among `ops` (sorted, distinct)."""
     builtins = set(_builtin_names().values()) - {"CUSTOM", "DELEGATE"}
     return sorted({op for op in ops if op not in builtins})
-
-
-def _read_model_file(path: str | os.PathLike[str]) -> bytes:
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"model file not found: {path}")
-    if os.path.isdir(path):
-        raise ValueError(f"expected a .tflite file; got a directory: {path}")
-    with open(path, "rb") as handle:
-        content = handle.read()
-    if not content:
-        raise ValueError(f"model file is empty: {path}")
-    return content
 
 
 # ---- conversion ----
@@ -329,8 +319,6 @@ def parity(
 ) -> Parity:
     """Compares the Keras model with its .tflite on `inputs` (N, H, W, C): largest absolute and
     relative output difference and top-1 (arg-max over the last axis) agreement."""
-    from tflite_bench import runtime
-
     batch = np.asarray(inputs, dtype=np.float32)
     if batch.ndim == len(model.inputs[0].shape) - 1:
         batch = batch[None]

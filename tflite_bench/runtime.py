@@ -47,16 +47,11 @@ def load_interpreter(
         raise ValueError(f"num_threads must be a positive integer; got {num_threads!r}")
     if isinstance(model, (bytes, bytearray)):
         content, source = bytes(model), "model bytes"
+        if not content:
+            raise ValueError("model bytes are empty")
     else:
         source = os.fspath(model)
-        if not os.path.exists(source):
-            raise FileNotFoundError(f"model file not found: {source}")
-        if os.path.isdir(source):
-            raise ValueError(f"expected a .tflite file; got a directory: {source}")
-        with open(source, "rb") as handle:
-            content = handle.read()
-    if not content:
-        raise ValueError(f"model file is empty: {source}")
+        content = read_model_file(source)
     # Checked here because the flatbuffer reader trusts the identifier of what it maps.
     if len(content) < 8 or content[4:8] != b"TFL3":
         raise ValueError(f"not a .tflite model (no 'TFL3' identifier): {source}")
@@ -88,6 +83,20 @@ def load_interpreter(
     )
     interpreter.allocate_tensors()
     return interpreter
+
+
+def read_model_file(path: str | os.PathLike[str]) -> bytes:
+    """The bytes of a model file; a missing path, a directory or an empty file raise an error
+    naming the path."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"model file not found: {path}")
+    if os.path.isdir(path):
+        raise ValueError(f"expected a .tflite file; got a directory: {path}")
+    with open(path, "rb") as handle:
+        content = handle.read()
+    if not content:
+        raise ValueError(f"model file is empty: {path}")
+    return content
 
 
 def xnnpack_rejections(interpreter: Any) -> list[str]:
