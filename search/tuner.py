@@ -351,14 +351,13 @@ class MnasTuner(base_tuner.BaseTuner):
         return write_reports(
             self.project_dir,
             records,
-            self.space,
             references=self.references,
             latency_target_ms=self.reward.target_ms,
         )
 
 
 def load_records(project_dir: str, space: SearchSpace) -> list[dict[str, Any]]:
-    """Plain trial records from `<project_dir>/trial_*/trial.json`, sorted by trial id."""
+    """Plain trial records from `<project_dir>/trial_*/trial.json`, in trial order."""
     entropies = _entropy_history(project_dir)
     records = []
     for path in sorted(glob.glob(os.path.join(project_dir, "trial_*", "trial.json"))):
@@ -381,6 +380,9 @@ def load_records(project_dir: str, space: SearchSpace) -> list[dict[str, Any]]:
         if trial.trial_id in entropies:
             record["controller_entropy"] = entropies[trial.trial_id]
         records.append(record)
+    # Ids are zero-padded to the width of max_trials at creation, so a resumed search with a
+    # larger budget mixes widths ('9', '10'): order by number.
+    records.sort(key=lambda r: int(r["trial"]) if str(r["trial"]).isdigit() else -1)
     return records
 
 
@@ -398,7 +400,6 @@ def _entropy_history(project_dir: str) -> dict[str, float]:
 def write_reports(
     project_dir: str,
     records: list[dict[str, Any]],
-    space: SearchSpace,
     *,
     references: list[report.ReferencePoint] = (),
     latency_target_ms: float | None = None,
