@@ -99,10 +99,50 @@ PREDICTOR = {
     },
 }
 SEARCH = {
-    "trials": 40,
-    "algorithms": {
-        "reinforce": {"best_reward": 0.81234, "hypervolume": 12.5},
-        "random": {"best_reward": 0.75432, "hypervolume": 10.25},
+    "config": {"command": "search_efficiency.py --trials=40", "trials": 40, "dataset": "digits"},
+    "searches": [
+        {
+            "algorithm": "reinforce",
+            "seed": 0,
+            "trials": 40,
+            "failed": 1,
+            "best_reward": 0.81234,
+            "final_hypervolume": 12.5,
+        },
+        {
+            "algorithm": "random",
+            "seed": 0,
+            "trials": 40,
+            "failed": 0,
+            "best_reward": 0.75432,
+            "final_hypervolume": 10.25,
+        },
+    ],
+    "summary": {
+        "reinforce": {"best_reward": [0.81234, 0.01], "final_hypervolume": [12.5, 1.5]},
+        "random": {"best_reward": [0.75432, 0.02], "final_hypervolume": [10.25, 2.0]},
+    },
+    "paired": {
+        "reinforce-random": {
+            "best_reward": [0.05802, 0.01],
+            "final_hypervolume": [2.25, 0.5],
+            "identical_archs": 3,
+            "compared_trials": 40,
+        }
+    },
+}
+INT8 = {
+    "model": "mnasnet-small",
+    "epochs": 15,
+    "image_size": 32,
+    "splits": {
+        "validation": {
+            "n": 300,
+            "keras_top1": 0.97,
+            "float32_top1": 0.97,
+            "int8_top1": 0.96,
+            "int8_agreement_with_keras": 0.9867,
+        },
     },
 }
 THROUGHPUT = {"rows": [{"model": "mnasnet-a1", "images_per_second": 123.456}]}
@@ -122,6 +162,7 @@ def results(tmp_path):
         ("predictor_accuracy", PREDICTOR),
         ("search_efficiency", SEARCH),
         ("train_throughput", THROUGHPUT),
+        ("int8_agreement", INT8),
     ):
         (tmp_path / f"{name}.json").write_text(json.dumps(data), encoding="utf-8")
     return tmp_path
@@ -199,10 +240,17 @@ def test_predictor_figures_match_the_json(repro, results):
 
 def test_generic_sections_show_every_scalar(repro, results):
     text = repro.build_report(str(results))
-    assert "- trials: 40\n" in text
-    assert "| reinforce | 0.812 | 12.500 |" in text
-    assert "| random | 0.754 | 10.250 |" in text
     assert "| mnasnet-a1 | 123.456 |" in text
+
+
+def test_search_efficiency_and_int8_figures_match_the_json(repro, results):
+    text = _section(repro.build_report(str(results)), 6)
+    assert "| reinforce | 0 | 40 (1) | 0.8123 | 12.500 |" in text
+    assert "| **reinforce** | mean ± std |  | **0.8123 ± 0.0100** | **12.500 ± 1.500** |" in text
+    assert "| **random** | mean ± std |  | **0.7543 ± 0.0200** | **10.250 ± 2.000** |" in text
+    assert "best reward 0.0580 ± 0.0100" in text and "3 of 40 trial pairs" in text
+    text = _section(repro.build_report(str(results)), 7)
+    assert "| validation | 300 | 0.9700 | 0.9700 | 0.9600 | 0.9867 |" in text
 
 
 def test_missing_results_say_not_measured_yet(repro, tmp_path):
@@ -212,11 +260,12 @@ def test_missing_results_say_not_measured_yet(repro, tmp_path):
         "predictor_accuracy.json",
         "train_throughput.json",
         "search_efficiency.json",
+        "int8_agreement.json",
     ):
         assert f"Not measured yet: run `python benchmarks/{file[:-5]}.py` to write `{file}`" in (
             text
         )
-    assert "## 7. What this does not reproduce" in text
+    assert "## 8. What this does not reproduce" in text
 
 
 def test_a_corrupt_results_file_is_named(repro, tmp_path):
