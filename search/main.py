@@ -273,8 +273,6 @@ def _default_target(meter, references) -> float:
 
 def _export_best(tuner, data) -> dict[str, str]:
     """Exports the best trial's trained model as float32 and int8 .tflite."""
-    import glob
-
     import keras
     import numpy as np
 
@@ -287,8 +285,7 @@ def _export_best(tuner, data) -> dict[str, str]:
         return {}
     path = os.path.join(tuner.get_trial_dir(best["trial"]), "model.keras")
     if not os.path.exists(path):
-        candidates = glob.glob(os.path.join(tuner.project_dir, "trial_*", "model.keras"))
-        log.info("best trial's weights not kept here (%s); retraining it", candidates)
+        log.info("trial %s's weights were not kept on this machine; retraining it", best["trial"])
         from mnasnet_tf import builder, train
 
         model = builder.build_model(
@@ -296,7 +293,14 @@ def _export_best(tuner, data) -> dict[str, str]:
             input_shape=(FLAGS.proxy_image_size, FLAGS.proxy_image_size, 3),
             classes=tuner.proxy.classes,
         )
-        train.train_proxy(model, data[0], data[1], epochs=FLAGS.epochs_per_trial)
+        train.train_proxy(
+            model,
+            data[0],
+            data[1],
+            epochs=tuner.proxy.epochs,
+            steps_per_epoch=tuner.proxy.steps_per_epoch,
+            learning_rate=tuner.proxy.learning_rate,
+        )
         model.save(path)
     model = keras.models.load_model(path)
     images = np.concatenate([images.numpy() for images, _ in data[0].take(8)])

@@ -221,6 +221,10 @@ class MnasTuner(base_tuner.BaseTuner):
             project_name=project_name,
             overwrite=overwrite,
         )
+        # A resumed search keeps the best trained model so far: only a better trial replaces it.
+        best = report.best_record(self.records())
+        if best is not None:
+            self._best_reward = best["reward"]
 
     # ---- the trial -----------------------------------------------------------------------
 

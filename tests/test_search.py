@@ -91,6 +91,10 @@ def test_search_writes_every_report_and_resumes(tmp_path):
     with open(project / "oracle.json") as handle:
         state_after = json.load(handle)
     assert set(state_before["entropy_history"]) < set(state_after["entropy_history"])
+    # The best trial's trained weights survive the resume (exported from, never retrained).
+    best_trial = max(second, key=lambda row: float(row["reward"]))["trial"]
+    kept = sorted(path.parent.name for path in project.glob("trial_*/model.keras"))
+    assert kept == [f"trial_{best_trial}"]
 
 
 def test_a_trial_whose_loss_goes_nan_is_recorded_as_failed_and_the_search_ends(tmp_path):
