@@ -210,24 +210,20 @@ def _load_data():
     from mnasnet_tf import data as data_module
 
     try:
-        train, info = data_module.load(
-            FLAGS.dataset,
-            split="train",
-            image_size=FLAGS.proxy_image_size,
-            batch_size=FLAGS.batch_size,
-            data_dir=FLAGS.data_dir,
-            seed=FLAGS.seed,
-        )
-        validation, _ = data_module.load(
-            FLAGS.dataset,
-            split="validation",
-            image_size=FLAGS.proxy_image_size,
-            batch_size=FLAGS.batch_size,
-            data_dir=FLAGS.data_dir,
-            seed=FLAGS.seed,
-        )
+        loaded = [
+            data_module.load(
+                FLAGS.dataset,
+                split=split,
+                image_size=FLAGS.proxy_image_size,
+                batch_size=FLAGS.batch_size,
+                data_dir=FLAGS.data_dir,
+                seed=FLAGS.seed,
+            )
+            for split in ("train", "validation")
+        ]
     except ValueError as error:
         raise app.UsageError(str(error)) from None
+    (train, info), (validation, _) = loaded
     return (train, validation), info.num_classes
 
 
