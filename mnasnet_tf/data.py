@@ -339,6 +339,7 @@ def load(
     augment: str | None = None,
     shuffle: bool | None = None,
     drop_remainder: bool | None = None,
+    shuffle_seed: int | None = None,
 ) -> tuple[tf.data.Dataset, DatasetInfo]:
     """A batched `(image, label)` pipeline and its DatasetInfo.
 
@@ -351,7 +352,11 @@ def load(
       download: let tfds download and prepare a missing set (needs network; fails fast without).
       manual_dir: where manually downloaded archives are (imagenet2012).
       validation_size: held-out count, fraction in (0, 1), or None for `default_validation_size`.
-      seed: fixes the validation hold-out and the shuffle order.
+      seed: fixes the validation hold-out (and, unless `shuffle_seed` is given, the shuffle
+        order and the augmentation).
+      shuffle_seed: fixes the shuffle order and the augmentation of the train split (None:
+        `seed`). A new pipeline with the same seeds yields the same batches, element by
+        element, however many pipelines were made before it.
       augment: one of preprocessing.AUGMENTATIONS; None = 'auto' (pad_crop for digits,
         pad_crop_flip up to 64², resized_crop_flip above). Only the train split is augmented.
       shuffle: default True for the train split only.
@@ -385,11 +390,18 @@ def load(
         )
     if cacheable:
         dataset = dataset.cache()
+    order_seed = seed if shuffle_seed is None else shuffle_seed
     if shuffle:
-        dataset = dataset.shuffle(min(num_examples, _SHUFFLE_BUFFER), seed=seed)
+        dataset = dataset.shuffle(min(num_examples, _SHUFFLE_BUFFER), seed=order_seed)
+    # Each element gets its own augmentation seed from a seeded stream (new every epoch), so the
+    # stateless augmentation does not depend on the order parallel `map` calls run in.
+    seeds = tf.data.Dataset.random(seed=order_seed, rerandomize_each_iteration=True).batch(2)
+    dataset = tf.data.Dataset.zip(dataset, seeds)
 
-    def prepare(image, label):
-        return preprocess(image, image_size=image_size, augment=augment), tf.cast(label, tf.int32)
+    def prepare(example, element_seed):
+        image, label = example
+        image = preprocess(image, image_size=image_size, augment=augment, seed=element_seed)
+        return image, tf.cast(label, tf.int32)
 
     dataset = dataset.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)

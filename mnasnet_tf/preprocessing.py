@@ -67,9 +67,10 @@ def _eval_image(image: tf.Tensor, size: int) -> tf.Tensor:
     return _resize(_center_square(image, fraction), size)
 
 
-def _resized_crop(image: tf.Tensor, size: int) -> tf.Tensor:
-    begin, extent, _ = tf.image.sample_distorted_bounding_box(
+def _resized_crop(image: tf.Tensor, size: int, seed: tf.Tensor) -> tf.Tensor:
+    begin, extent, _ = tf.image.stateless_sample_distorted_bounding_box(
         tf.shape(image),
+        seed=seed,
         bounding_boxes=tf.constant([[[0.0, 0.0, 1.0, 1.0]]]),
         min_object_covered=0.1,
         aspect_ratio_range=(3 / 4, 4 / 3),
@@ -81,26 +82,40 @@ def _resized_crop(image: tf.Tensor, size: int) -> tf.Tensor:
     return tf.image.resize(crop, (size, size), method="bilinear")
 
 
-def _pad_crop(image: tf.Tensor, size: int) -> tf.Tensor:
+def _pad_crop(image: tf.Tensor, size: int, seed: tf.Tensor) -> tf.Tensor:
     image = _eval_image(image, size)
     pad = max(1, size // 8)
     image = tf.image.pad_to_bounding_box(image, pad, pad, size + 2 * pad, size + 2 * pad)
-    return tf.image.random_crop(image, (size, size, 3))
+    return tf.image.stateless_random_crop(image, (size, size, 3), seed=seed)
 
 
-def preprocess(image: tf.Tensor, *, image_size: int, augment: str = "none") -> tf.Tensor:
+def preprocess(
+    image: tf.Tensor,
+    *,
+    image_size: int,
+    augment: str = "none",
+    seed: tf.Tensor | None = None,
+) -> tf.Tensor:
     """One image (uint8 or float, 1/3/4 channels, any size) → float32 RGB in [0, 255] of
-    `image_size`², augmented by `augment` (one of AUGMENTATIONS other than 'auto')."""
+    `image_size`², augmented by `augment` (one of AUGMENTATIONS other than 'auto').
+
+    The augmentation is stateless: `seed` (int32/int64 shape [2]) decides it, so a pipeline that
+    gives each element its own seed (`data.load` does) is reproducible element by element even
+    under parallel `map`. None draws a seed from TensorFlow's global generator."""
     image = _to_rgb(image)
+    if augment != "none" and seed is None:
+        seed = tf.random.uniform((2,), maxval=2**31 - 1, dtype=tf.int32)
     if augment == "none":
         image = _eval_image(image, image_size)
     elif augment.startswith("pad_crop"):
-        image = _pad_crop(image, image_size)
+        crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+        image = _pad_crop(image, image_size, crop_seed)
     elif augment.startswith("resized_crop"):
-        image = _resized_crop(image, image_size)
+        crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+        image = _resized_crop(image, image_size, crop_seed)
     else:
         raise ValueError(f"augment must be one of {AUGMENTATIONS[1:]}; got {augment!r}")
     if augment.endswith("_flip"):
-        image = tf.image.random_flip_left_right(image)
+        image = tf.image.stateless_random_flip_left_right(image, seed=flip_seed)
     image = tf.clip_by_value(image, 0.0, 255.0)
     return tf.ensure_shape(image, (image_size, image_size, 3))

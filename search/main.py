@@ -2,8 +2,10 @@
 
 Samples architectures with the controller (keras-tuner oracle), proxy-trains each, measures its
 latency at the deployment resolution, rewards ACC·(LAT/T)^w, and writes trials.csv, pareto.csv,
-pareto.png, history.png and best_arch.json after every trial; at the end it exports the best
-model as float32 and int8 .tflite. Running the same command again resumes. Distributed mode uses
+pareto.png, history.png, summary.json and best_arch.json after every trial. The reference models
+are trained on the same proxy (cached in the project) and drawn as points; the summary says which
+found model beats which reference. At the end it exports the best model as float32 and int8
+.tflite. Running the same command again resumes. Distributed mode uses
 keras-tuner's chief/worker protocol (KERASTUNER_TUNER_ID / _ORACLE_IP / _ORACLE_PORT, or the
 --distributed_role flags that set them).
 """
@@ -34,6 +36,13 @@ flags.DEFINE_integer(
     "proxy_image_size", 32, "Resolution of the proxy training task.", lower_bound=32
 )
 flags.DEFINE_integer("epochs_per_trial", 5, "Proxy training epochs per trial.", lower_bound=1)
+flags.DEFINE_integer(
+    "proxy_repeats",
+    1,
+    "Seeded proxy runs per architecture (trials and references): the reward uses the mean "
+    "accuracy; the std is recorded.",
+    lower_bound=1,
+)
 flags.DEFINE_integer("batch_size", 64, "Proxy training batch size.", lower_bound=1)
 flags.DEFINE_float("learning_rate", None, "Proxy learning rate (default: the proxy recipe's).")
 flags.DEFINE_integer("max_trials", 20, "Number of architectures to sample.", lower_bound=1)
@@ -65,14 +74,25 @@ flags.DEFINE_string("taskset_mask", None, "CPU mask (hex) to pin benchmark_model
 flags.DEFINE_list(
     "references",
     ["mobilenet-v2", "mobilenet-v3-large", "mobilenet-v3-small", "mnasnet-a1"],
-    "Zoo models measured on the same backend and drawn on the Pareto plot.",
+    "Zoo models trained on the same proxy, measured on the same backend and drawn as points on "
+    "the Pareto plot; the summary says which found model beats each.",
+)
+flags.DEFINE_bool(
+    "train_references",
+    True,
+    "Train the references on the proxy (cached in the project). False: latency lines only.",
 )
 flags.DEFINE_string("directory", "runs", "Where search projects are written.")
 flags.DEFINE_string("project_name", "search", "Project folder inside --directory.")
 flags.DEFINE_integer(
     "train_verbose", 2, "Keras verbosity of proxy training (0 silent, 1 bar, 2 line per epoch)."
 )
-flags.DEFINE_integer("seed", 0, "Seed of the controller and the data split.")
+flags.DEFINE_integer(
+    "seed",
+    0,
+    "Seed of the controller, the data split and every proxy run (each run is seeded from it "
+    "and the architecture, so an architecture's proxy accuracy reproduces).",
+)
 flags.DEFINE_bool("overwrite", False, "Start afresh instead of resuming an existing project.")
 flags.DEFINE_bool("export", True, "Export the best model as float32 and int8 .tflite at the end.")
 flags.DEFINE_integer(
@@ -127,18 +147,22 @@ def main(argv: list[str]) -> int:
     if FLAGS.latency_target_ms is not None and FLAGS.latency_target_ms <= 0:
         raise app.UsageError(f"--latency_target_ms must be positive; got {FLAGS.latency_target_ms}")
 
+    from search import references as references_module
+
+    try:
+        references_module.resolve(FLAGS.references)
+    except ValueError as error:
+        raise app.UsageError(str(error)) from None
+
     from search import tuner as tuner_module
 
     project_dir = os.path.join(FLAGS.directory, FLAGS.project_name)
+    data = _load_data()  # before the project folder exists: a bad data set writes nothing
     os.makedirs(project_dir, exist_ok=True)
-    data = None
-    classes = None
-    if role != "chief":
-        data, classes = _load_data()
     meter = tuner_module.LatencyMeter(
         FLAGS.backend,
         image_size=FLAGS.latency_image_size,
-        classes=classes or 10,
+        classes=data.num_classes,
         threads=FLAGS.threads,
         runs=FLAGS.latency_runs,
         clock=FLAGS.latency_clock,
@@ -146,7 +170,22 @@ def main(argv: list[str]) -> int:
         predictor_table=FLAGS.predictor_table,
         adb_options=_adb_options(),
     )
-    references = _measure_references(meter) if role != "worker" else []
+    proxy = tuner_module.ProxyTask(
+        image_size=FLAGS.proxy_image_size,
+        epochs=FLAGS.epochs_per_trial,
+        classes=data.num_classes,
+        steps_per_epoch=FLAGS.steps_per_epoch,
+        learning_rate=FLAGS.learning_rate,
+        verbose=FLAGS.train_verbose,
+        repeats=FLAGS.proxy_repeats,
+    )
+    # The references' latency now (the default target needs it); their proxy accuracy now in a
+    # single process, after the search on a chief (which owns them but must serve its workers).
+    references = (
+        _references(meter, proxy, data, project_dir, measure_only=role == "chief")
+        if role != "worker"
+        else []
+    )
     target = FLAGS.latency_target_ms
     if target is None:
         target = _default_target(meter, references)
@@ -169,18 +208,12 @@ def main(argv: list[str]) -> int:
         oracle,
         space=space,
         reward=reward_config,
-        proxy=tuner_module.ProxyTask(
-            image_size=FLAGS.proxy_image_size,
-            epochs=FLAGS.epochs_per_trial,
-            classes=classes or 10,
-            steps_per_epoch=FLAGS.steps_per_epoch,
-            learning_rate=FLAGS.learning_rate,
-            verbose=FLAGS.train_verbose,
-        ),
+        proxy=proxy,
         meter=meter,
         directory=FLAGS.directory,
         project_name=FLAGS.project_name,
         overwrite=FLAGS.overwrite,
+        search_seed=FLAGS.seed,
     )
     tuner.references = references
     log.info(
@@ -196,10 +229,12 @@ def main(argv: list[str]) -> int:
     if role == "chief":
         tuner.search(verbose=0)
     else:
-        tuner.search(data[0], data[1], verbose=0)
+        tuner.search(data, verbose=0)
     if role == "worker":
         print(f"worker {os.environ['KERASTUNER_TUNER_ID']} finished.")
         return 0
+    if role == "chief":
+        tuner.references = _references(meter, proxy, data, project_dir, measure_only=False)
     paths = tuner.write_all_reports()
     exported = _export_best(tuner, data) if FLAGS.export and role is None else {}
     _print_summary(tuner, paths, exported, time.time() - started)
@@ -207,24 +242,18 @@ def main(argv: list[str]) -> int:
 
 
 def _load_data():
-    from mnasnet_tf import data as data_module
+    from search.proxy import ProxyData
 
     try:
-        loaded = [
-            data_module.load(
-                FLAGS.dataset,
-                split=split,
-                image_size=FLAGS.proxy_image_size,
-                batch_size=FLAGS.batch_size,
-                data_dir=FLAGS.data_dir,
-                seed=FLAGS.seed,
-            )
-            for split in ("train", "validation")
-        ]
+        return ProxyData(
+            FLAGS.dataset,
+            image_size=FLAGS.proxy_image_size,
+            batch_size=FLAGS.batch_size,
+            data_dir=FLAGS.data_dir,
+            split_seed=FLAGS.seed,
+        )
     except ValueError as error:
         raise app.UsageError(str(error)) from None
-    (train, info), (validation, _) = loaded
-    return (train, validation), info.num_classes
 
 
 def _adb_options() -> dict:
@@ -240,22 +269,34 @@ def _adb_options() -> dict:
     return options
 
 
-def _measure_references(meter):
-    from mnasnet_tf import zoo
-    from search import report
+def _references(meter, proxy, data, project_dir: str, *, measure_only: bool):
+    from search import references as references_module
 
-    points = []
-    for name in FLAGS.references:
-        if not name:
-            continue
-        try:
-            arch = zoo.get_arch(name)
-        except ValueError as error:
-            raise app.UsageError(f"--references: {error}") from None
-        latency = meter.measure(arch, name=name)
-        log.info("reference %-20s %.2f ms (median) on %s", name, latency.median_ms, meter.backend)
-        points.append(report.ReferencePoint(name, latency.median_ms))
-    return points
+    def show(point, cached) -> None:
+        if point.accuracy is None:
+            log.info("reference %-20s %.2f ms on %s", point.name, point.latency_ms, meter.backend)
+        else:
+            log.info(
+                "reference %-20s %.2f ms on %s, proxy accuracy %.4f%s",
+                point.name,
+                point.latency_ms,
+                meter.backend,
+                point.accuracy,
+                " (cached)" if cached else "",
+            )
+
+    if FLAGS.references and not measure_only and FLAGS.train_references:
+        log.info("training %d reference models on the proxy", len(FLAGS.references))
+    return references_module.proxy_references(
+        FLAGS.references,
+        meter=meter,
+        task=proxy,
+        data=data,
+        search_seed=FLAGS.seed,
+        cache_path=os.path.join(project_dir, "references.json"),
+        measure_only=measure_only or not FLAGS.train_references,
+        on_reference=show,
+    )
 
 
 def _default_target(meter, references) -> float:
@@ -282,24 +323,18 @@ def _export_best(tuner, data) -> dict[str, str]:
     path = os.path.join(tuner.get_trial_dir(best["trial"]), "model.keras")
     if not os.path.exists(path):
         log.info("trial %s's weights were not kept on this machine; retraining it", best["trial"])
-        from mnasnet_tf import builder, train
+        from search.proxy import run_proxy
 
-        model = builder.build_model(
+        _, model = run_proxy(
             best["arch_spec"],
-            input_shape=(FLAGS.proxy_image_size, FLAGS.proxy_image_size, 3),
-            classes=tuner.proxy.classes,
-        )
-        train.train_proxy(
-            model,
-            data[0],
-            data[1],
-            epochs=tuner.proxy.epochs,
-            steps_per_epoch=tuner.proxy.steps_per_epoch,
-            learning_rate=tuner.proxy.learning_rate,
+            task=tuner.proxy,
+            data=data,
+            search_seed=tuner.search_seed,
+            keep_model=True,
         )
         model.save(path)
     model = keras.models.load_model(path)
-    images = np.concatenate([images.numpy() for images, _ in data[0].take(8)])
+    images = np.concatenate([images.numpy() for images, _ in data.train(0).take(8)])
     written = {}
     for quantization in ("float32", "int8"):
         out = os.path.join(tuner.project_dir, f"best_model_{quantization}.tflite")
@@ -329,6 +364,10 @@ def _print_summary(tuner, paths, exported, seconds) -> None:
             f"latency {best['latency_ms']:.2f} ms  reward {best['reward']:.4f}"
         )
         print(f"      {best['arch']}")
+    if tuner.references:
+        print("Against the reference models (same proxy, same latency backend):")
+        for line in report.summary(records, references=tuner.references)["verdict"]:
+            print(f"  {line}")
     for name, path in {**paths, **{f"tflite_{k}": v for k, v in exported.items()}}.items():
         print(f"  {name:<14} {path}")
     sys.stdout.flush()

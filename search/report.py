@@ -1,6 +1,8 @@
-"""Search reports: trials.csv, pareto.csv/.png, history.png and best_arch.json.
+"""Search reports: trials.csv, pareto.csv/.png, history.png, summary.json and best_arch.json.
 
-Owns the Pareto front and hypervolume arithmetic and the files a search writes after every trial.
+Owns the Pareto front, domination and hypervolume arithmetic, the verdict on the reference
+models (which found trial beats which reference, in numbers and in words) and the files a search
+writes after every trial.
 Reads only plain trial records (dicts), so it can rebuild every report from a search directory
 after the fact. Imports matplotlib lazily (Agg) and never TensorFlow.
 """
@@ -20,6 +22,7 @@ TRIAL_COLUMNS = (
     "status",
     "arch",
     "accuracy",
+    "accuracy_std",
     "latency_ms",
     "latency_min_ms",
     "latency_p90_ms",
@@ -35,13 +38,31 @@ TRIAL_COLUMNS = (
 )
 
 
+PARETO_COLUMNS = (
+    "kind",
+    "trial",
+    "name",
+    "arch",
+    "accuracy",
+    "accuracy_std",
+    "latency_ms",
+    "reward",
+    "params",
+    "macs",
+    "dominated_by",
+)
+
+
 @dataclasses.dataclass(frozen=True)
 class ReferencePoint:
-    """A known model measured on the same backend, drawn on the Pareto plot."""
+    """A known model measured on the same backend and, when `accuracy` is set, trained on the
+    same proxy as the trials: a point on the Pareto plot (a latency line without accuracy)."""
 
     name: str
     latency_ms: float
     accuracy: float | None = None
+    accuracy_std: float | None = None
+    arch: str = ""
 
 
 def _is_number(value: Any) -> bool:
@@ -69,6 +90,100 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
             front.append(index)
             best_accuracy = points[index][1]
     return front
+
+
+def dominates(record: dict[str, Any], point: ReferencePoint) -> bool:
+    """Whether a completed trial is at least as accurate and at least as fast as the reference,
+    and strictly better in one of the two (a tie in both is no win)."""
+    if point.accuracy is None or not (
+        _is_number(record.get("accuracy")) and _is_number(record.get("latency_ms"))
+    ):
+        return False
+    accuracy, latency = record["accuracy"], record["latency_ms"]
+    return (
+        accuracy >= point.accuracy
+        and latency <= point.latency_ms
+        and (accuracy > point.accuracy or latency < point.latency_ms)
+    )
+
+
+def dominating_trial(
+    records: Sequence[dict[str, Any]], point: ReferencePoint
+) -> dict[str, Any] | None:
+    """The found trial that beats `point` (see `dominates`); of several, the one with the
+    highest reward (then accuracy, then the earliest). None when no trial beats it."""
+    winners = [r for r in completed(records) if dominates(r, point)]
+    if not winners:
+        return None
+
+    def rank(record):
+        reward = record.get("reward")
+        return (reward if _is_number(reward) else -math.inf, record["accuracy"])
+
+    return max(winners, key=rank)
+
+
+def verdict(records: Sequence[dict[str, Any]], point: ReferencePoint) -> str:
+    """One sentence on `point`: which trial beats it and by how much, or that none does yet."""
+    if point.accuracy is None:
+        return f"{point.name}: no proxy accuracy (not trained), so nothing can be compared"
+    winner = dominating_trial(records, point)
+    if winner is None:
+        return f"no found model beats {point.name} yet ({_point_text(point)})"
+    gain = 100.0 * (winner["accuracy"] - point.accuracy)
+    saved = 100.0 * (1.0 - winner["latency_ms"] / point.latency_ms)
+    speed = f"{saved:.0f}% less latency" if saved >= 0.5 else "equal latency"
+    return (
+        f"trial {winner['trial']} beats {point.name}: {gain:+.1f} points at {speed} "
+        f"({winner['accuracy']:.3f} vs {point.accuracy:.3f}, "
+        f"{winner['latency_ms']:.2f} vs {point.latency_ms:.2f} ms)"
+    )
+
+
+def _point_text(point: ReferencePoint) -> str:
+    std = f" ± {point.accuracy_std:.3f}" if _is_number(point.accuracy_std) else ""
+    return f"accuracy {point.accuracy:.3f}{std}, {point.latency_ms:.2f} ms"
+
+
+def _brief(record: dict[str, Any]) -> dict[str, Any]:
+    keys = ("trial", "arch", "accuracy", "accuracy_std", "latency_ms", "reward", "params", "macs")
+    return {key: record[key] for key in keys if key in record}
+
+
+def summary(
+    records: Sequence[dict[str, Any]],
+    *,
+    references: Sequence[ReferencePoint] = (),
+    latency_target_ms: float | None = None,
+) -> dict[str, Any]:
+    """What `summary.json` holds: the references with the trial that beats each (or null), the
+    best trial, the Pareto front of the trials, the verdict sentences and trial counts."""
+    done = completed(records)
+    front = [done[i] for i in pareto_front([(r["latency_ms"], r["accuracy"]) for r in done])]
+    best = best_record(records)
+    refs = []
+    for point in references:
+        winner = dominating_trial(records, point)
+        refs.append(
+            {
+                "name": point.name,
+                "arch": point.arch,
+                "accuracy": point.accuracy,
+                "accuracy_std": point.accuracy_std,
+                "latency_ms": point.latency_ms,
+                "dominated_by": None if winner is None else str(winner["trial"]),
+            }
+        )
+    return {
+        "trials": len(records),
+        "completed": len(done),
+        "failed": len([r for r in records if r.get("status") in ("FAILED", "INVALID")]),
+        "latency_target_ms": latency_target_ms,
+        "best": None if best is None else _brief(best),
+        "front": [_brief(r) for r in front],
+        "references": refs,
+        "verdict": [verdict(records, point) for point in references],
+    }
 
 
 def hypervolume(points: Sequence[tuple[float, float]], *, latency_ref: float) -> float:
@@ -114,18 +229,34 @@ def write_pareto(
     latency_target_ms: float | None = None,
     title: str = "Accuracy vs measured latency",
 ) -> list[dict[str, Any]]:
-    """Writes the non-dominated trials to `csv_path` and the accuracy–latency plot (front
-    highlighted, reference models as markers or lines) to `png_path`. Returns the front."""
+    """Writes the non-dominated trials and every reference model to `csv_path` (column `kind`:
+    trial or reference; a reference row names the trial that beats it in `dominated_by`) and the
+    accuracy–latency plot (front highlighted, references as points with their seed spread, or
+    as latency lines when they have no accuracy) to `png_path`. Returns the front."""
     done = completed(records)
     points = [(r["latency_ms"], r["accuracy"]) for r in done]
     front = [done[i] for i in pareto_front(points)]
 
     def write(handle):
-        columns = ("trial", "arch", "accuracy", "latency_ms", "reward", "params", "macs")
-        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
+        writer = csv.DictWriter(handle, fieldnames=PARETO_COLUMNS, extrasaction="ignore")
         writer.writeheader()
         for record in front:
-            writer.writerow({key: record.get(key, "") for key in columns})
+            row = {key: record.get(key, "") for key in PARETO_COLUMNS}
+            writer.writerow({**row, "kind": "trial", "name": f"trial {record['trial']}"})
+        for point in references:
+            winner = dominating_trial(records, point)
+            writer.writerow(
+                {
+                    "kind": "reference",
+                    "trial": "",
+                    "name": point.name,
+                    "arch": point.arch,
+                    "accuracy": "" if point.accuracy is None else point.accuracy,
+                    "accuracy_std": "" if point.accuracy_std is None else point.accuracy_std,
+                    "latency_ms": point.latency_ms,
+                    "dominated_by": "" if winner is None else winner["trial"],
+                }
+            )
 
     _atomic_write(csv_path, write)
 
@@ -147,10 +278,30 @@ def write_pareto(
             markersize=6,
             label="Pareto front",
         )
+    trained = [ref for ref in references if ref.accuracy is not None]
     for index, ref in enumerate(references):
         if ref.accuracy is not None:
-            axes.scatter([ref.latency_ms], [ref.accuracy], marker="*", s=120, zorder=5)
-            axes.annotate(ref.name, (ref.latency_ms, ref.accuracy), fontsize=8)
+            beaten = dominating_trial(records, ref) is not None
+            axes.errorbar(
+                [ref.latency_ms],
+                [ref.accuracy],
+                yerr=[ref.accuracy_std] if _is_number(ref.accuracy_std) else None,
+                fmt="*",
+                markersize=13,
+                color="#2e86ab",
+                markeredgecolor="black" if beaten else "#2e86ab",
+                capsize=3,
+                zorder=5,
+                label="reference models (same proxy)" if ref is trained[0] else None,
+            )
+            axes.annotate(
+                f"{ref.name}{' (beaten)' if beaten else ''}",
+                (ref.latency_ms, ref.accuracy),
+                xytext=(6, 4 + 8 * (index % 2)),  # staggered: close labels overlap
+                textcoords="offset points",
+                fontsize=8,
+                color="#2e86ab",
+            )
         else:
             axes.axvline(ref.latency_ms, color="#2e86ab", linestyle=":", linewidth=1)
             axes.annotate(

@@ -25,6 +25,7 @@ from keras_tuner.engine import trial as trial_module
 
 from mnasnet_tf import arch_string, specs, stats
 from search import report
+from search.proxy import FixedData, ProxyData, ProxyTask, run_proxy
 from search.reward import RewardConfig
 from search.space import SearchSpace
 
@@ -175,18 +176,6 @@ class LatencyMeter:
         )
 
 
-@dataclasses.dataclass(frozen=True)
-class ProxyTask:
-    """The proxy task every sampled model is trained on."""
-
-    image_size: int = 32
-    epochs: int = 5
-    classes: int = 10
-    steps_per_epoch: int | None = None
-    learning_rate: float | None = None
-    verbose: int = 0
-
-
 class MnasTuner(base_tuner.BaseTuner):
     """keras-tuner tuner whose trial trains a sampled architecture on the proxy task, measures
     its latency and reports the MnasNet reward. Failures (NaN loss, out of memory, conversion
@@ -204,8 +193,10 @@ class MnasTuner(base_tuner.BaseTuner):
         project_name: str,
         overwrite: bool = False,
         write_reports: bool = True,
+        search_seed: int = 0,
     ) -> None:
         self.space = space
+        self.search_seed = search_seed
         self.reward = reward
         self.proxy = proxy
         self.meter = meter
@@ -228,20 +219,16 @@ class MnasTuner(base_tuner.BaseTuner):
 
     # ---- the trial -----------------------------------------------------------------------
 
-    def run_trial(self, trial, train_data, validation_data, **kwargs) -> dict[str, float]:
-        """Builds, proxy-trains and measures the trial's architecture; returns its metrics."""
-        from mnasnet_tf import builder, train
-
-        arch = self.space.from_hyperparameters(trial.hyperparameters.values)
-        start = time.perf_counter()
+    def run_trial(self, trial, data, validation_data=None, **kwargs) -> dict[str, float]:
+        """Builds, proxy-trains (seeded by the search seed and the architecture, `proxy.repeats`
+        times) and measures the trial's architecture; returns its metrics. `data` is a
+        `ProxyData`, or a ready-made training pipeline with `validation_data`."""
         import keras
 
-        keras.utils.clear_session(free_memory=True)
-        model = builder.build_model(
-            arch,
-            input_shape=(self.proxy.image_size, self.proxy.image_size, 3),
-            classes=self.proxy.classes,
-        )
+        arch = self.space.from_hyperparameters(trial.hyperparameters.values)
+        if not isinstance(data, (ProxyData, FixedData)):
+            data = FixedData(data, validation_data)
+        start = time.perf_counter()
         oracle = self.oracle
 
         class Heartbeat(keras.callbacks.Callback):
@@ -251,15 +238,13 @@ class MnasTuner(base_tuner.BaseTuner):
                 oracle.get_trial(trial.trial_id)
 
         try:
-            result = train.train_proxy(
-                model,
-                train_data,
-                validation_data,
-                epochs=self.proxy.epochs,
-                steps_per_epoch=self.proxy.steps_per_epoch,
-                learning_rate=self.proxy.learning_rate,
-                verbose=self.proxy.verbose,
+            result, model = run_proxy(
+                arch,
+                task=self.proxy,
+                data=data,
+                search_seed=self.search_seed,
                 callbacks=[Heartbeat()],
+                keep_model=True,
             )
         except Exception as error:  # noqa: BLE001 - any training failure ends the trial
             if type(error).__name__ == "ResourceExhaustedError":
@@ -274,7 +259,7 @@ class MnasTuner(base_tuner.BaseTuner):
             latency = self.meter.measure(arch, name=f"trial_{trial.trial_id}")
         except ValueError as error:
             raise keras_tuner.errors.FailedTrialError(f"latency measurement: {error}") from error
-        value = self.reward(result.val_accuracy, latency.median_ms)
+        value = self.reward(result.accuracy, latency.median_ms)
         arch_stats = stats.arch_stats(
             arch, image_size=self.meter.image_size, classes=self.proxy.classes
         )
@@ -283,7 +268,8 @@ class MnasTuner(base_tuner.BaseTuner):
             self._save_best_model(trial.trial_id, model)
         return {
             "reward": value.value,
-            "accuracy": result.val_accuracy,
+            "accuracy": result.accuracy,
+            "accuracy_std": result.accuracy_std,
             "latency_ms": latency.median_ms,
             "latency_min_ms": latency.min_ms,
             "latency_p90_ms": latency.p90_ms,
@@ -350,7 +336,8 @@ class MnasTuner(base_tuner.BaseTuner):
         return load_records(self.project_dir, self.space)
 
     def write_all_reports(self, records: list[dict[str, Any]] | None = None) -> dict[str, str]:
-        """Writes trials.csv, pareto.csv/png, history.png and best_arch.json; returns paths."""
+        """Writes trials.csv, pareto.csv/png, history.png, summary.json and best_arch.json;
+        returns their paths."""
         records = self.records() if records is None else records
         return write_reports(
             self.project_dir,
@@ -414,6 +401,7 @@ def write_reports(
         "pareto_csv": os.path.join(project_dir, "pareto.csv"),
         "pareto_png": os.path.join(project_dir, "pareto.png"),
         "history": os.path.join(project_dir, "history.png"),
+        "summary": os.path.join(project_dir, "summary.json"),
         "best_arch": os.path.join(project_dir, "best_arch.json"),
     }
     report.write_trials_csv(records, paths["trials"])
@@ -425,6 +413,10 @@ def write_reports(
         latency_target_ms=latency_target_ms,
     )
     report.write_history(records, paths["history"])
+    report.write_json(
+        report.summary(records, references=references, latency_target_ms=latency_target_ms),
+        paths["summary"],
+    )
     best = report.best_record(records)
     if best and best.get("arch_spec") is not None:
         arch = best["arch_spec"].replace(name=f"search-trial-{best['trial']}")

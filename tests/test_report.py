@@ -70,3 +70,84 @@ def test_reports_are_written_and_failed_trials_are_kept(tmp_path):
 
 def test_best_record_without_completed_trials_is_none():
     assert report.best_record([{"trial": 0, "status": "FAILED"}]) is None
+
+
+# ---- the verdict on the reference models ----
+
+
+def _ref(name="mobilenet-v2", lat=10.0, acc=0.8, std=None):
+    return report.ReferencePoint(name, lat, accuracy=acc, accuracy_std=std, arch="r1_k3_s11_o8")
+
+
+@pytest.mark.parametrize(
+    ("lat", "acc", "beats"),
+    [
+        (10.0, 0.8, False),  # a tie in both is no win
+        (9.0, 0.8, True),  # as accurate, faster
+        (10.0, 0.81, True),  # as fast, more accurate
+        (8.0, 0.9, True),  # better in both
+        (11.0, 0.95, False),  # more accurate but slower
+        (5.0, 0.79, False),  # faster but less accurate
+    ],
+)
+def test_a_trial_dominates_a_reference_only_if_no_worse_in_both_and_better_in_one(lat, acc, beats):
+    assert report.dominates(_record(0, lat, acc), _ref()) is beats
+
+
+def test_a_reference_without_accuracy_is_never_dominated():
+    point = report.ReferencePoint("mobilenet-v2", 10.0)
+    assert not report.dominates(_record(0, 1.0, 0.99), point)
+    assert report.dominating_trial([_record(0, 1.0, 0.99)], point) is None
+    assert "no proxy accuracy" in report.verdict([_record(0, 1.0, 0.99)], point)
+
+
+def test_of_several_winners_the_highest_reward_is_named_and_failed_trials_never_win():
+    records = [
+        _record(0, 9.0, 0.85, reward=0.70),
+        _record(1, 8.0, 0.82, reward=0.75),
+        _record(2, 12.0, 0.99, reward=0.99),  # slower: does not beat it
+        {"trial": 3, "status": "FAILED", "accuracy": 0.99, "latency_ms": 1.0, "reward": 2.0},
+    ]
+    assert report.dominating_trial(records, _ref())["trial"] == 1
+    text = report.verdict(records, _ref())
+    assert text.startswith("trial 1 beats mobilenet-v2: +2.0 points at 20% less latency")
+    assert report.verdict(records[2:], _ref()) == (
+        "no found model beats mobilenet-v2 yet (accuracy 0.800, 10.00 ms)"
+    )
+
+
+def test_summary_names_the_winner_of_each_reference_the_best_and_the_front():
+    records = [_record(0, 9.0, 0.85), _record(1, 20.0, 0.95), _record(2, 30.0, 0.90)]
+    refs = [_ref("a", 10.0, 0.8, std=0.01), _ref("b", 15.0, 0.99)]
+    data = report.summary(records, references=refs, latency_target_ms=12.0)
+    assert [r["dominated_by"] for r in data["references"]] == ["0", None]
+    assert data["references"][0] == {
+        "name": "a",
+        "arch": "r1_k3_s11_o8",
+        "accuracy": 0.8,
+        "accuracy_std": 0.01,
+        "latency_ms": 10.0,
+        "dominated_by": "0",
+    }
+    assert data["best"]["trial"] == 1
+    assert [r["trial"] for r in data["front"]] == [0, 1]
+    assert data["latency_target_ms"] == 12.0
+    assert (data["trials"], data["completed"], data["failed"]) == (3, 3, 0)
+    assert data["verdict"][0].startswith("trial 0 beats a:")
+    assert data["verdict"][1].startswith("no found model beats b yet")
+
+
+def test_pareto_csv_has_a_kind_column_with_every_reference(tmp_path):
+    records = [_record(0, 9.0, 0.85), _record(1, 20.0, 0.95)]
+    refs = [_ref("a", 10.0, 0.8), report.ReferencePoint("b", 15.0)]
+    report.write_pareto(records, str(tmp_path / "p.csv"), str(tmp_path / "p.png"), references=refs)
+    rows = list(csv.DictReader(open(tmp_path / "p.csv")))
+    assert [(r["kind"], r["name"]) for r in rows] == [
+        ("trial", "trial 0"),
+        ("trial", "trial 1"),
+        ("reference", "a"),
+        ("reference", "b"),
+    ]
+    assert rows[2]["dominated_by"] == "0" and float(rows[2]["accuracy"]) == 0.8
+    assert rows[3]["accuracy"] == "" and rows[3]["dominated_by"] == ""
+    assert os.path.getsize(tmp_path / "p.png") > 1000

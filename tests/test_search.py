@@ -63,6 +63,8 @@ def test_search_writes_every_report_and_resumes(tmp_path):
         "pareto.png",
         "history.png",
         "best_arch.json",
+        "summary.json",
+        "references.json",
         "best_model_float32.tflite",
         "best_model_int8.tflite",
     ):
@@ -79,11 +81,24 @@ def test_search_writes_every_report_and_resumes(tmp_path):
     best = zoo.resolve_arch(str(project / "best_arch.json"))
     assert best.blocks
     assert "Search finished" in output and "best_arch" in output
+    # The reference is trained on the same proxy: a point with accuracy, and a verdict.
+    summary = json.loads((project / "summary.json").read_text())
+    (reference,) = summary["references"]
+    assert reference["name"] == "mobilenet-v3-small"
+    assert 0 <= reference["accuracy"] <= 1 and reference["latency_ms"] > 0
+    assert reference["dominated_by"] in (None, "0", "1")
+    assert summary["verdict"][0] in output
+    assert "mobilenet-v3-small" in summary["verdict"][0]
+    with open(project / "pareto.csv") as handle:
+        kinds = [row["kind"] for row in csv.DictReader(handle)]
+    assert kinds[-1] == "reference" and set(kinds[:-1]) == {"trial"}
     with open(project / "oracle.json") as handle:
         state_before = json.load(handle)
 
     # The same command with a larger budget resumes: old trials intact, new ones added.
-    _run([*args, "--max_trials=3"])
+    resumed = _run([*args, "--max_trials=3"])
+    assert "(cached)" in resumed  # the reference is not retrained
+    assert json.loads((project / "summary.json").read_text())["references"] == [reference]
     second = _rows(str(project))
     assert [row["trial"] for row in second] == ["0", "1", "2"]
     for old, new in zip(first, second[:2], strict=True):
@@ -147,6 +162,10 @@ def test_distributed_chief_and_two_workers_on_loopback(tmp_path):
     rows = _rows(str(tmp_path / "dist"))
     assert len(rows) == 4
     assert all(row["status"] == "COMPLETED" for row in rows)
+    # The chief owns the references: trained on the proxy once the workers are done.
+    summary = json.loads((tmp_path / "dist" / "summary.json").read_text())
+    assert [r["name"] for r in summary["references"]] == ["mobilenet-v3-small"]
+    assert 0 <= summary["references"][0]["accuracy"] <= 1
     # Both workers ran trials.
     assert all("finished" in output for output in outputs)
 
@@ -186,3 +205,20 @@ def test_a_dead_worker_does_not_stop_the_chief(tmp_path):
     rows = _rows(str(tmp_path / "dead"))
     assert len(rows) == 3
     assert all(row["status"] == "COMPLETED" for row in rows)
+
+
+@pytest.mark.parametrize(
+    ("flag", "named"),
+    [
+        ("--proxy_repeats=0", "proxy_repeats"),
+        ("--references=mobilenet-v2,mnasnet-z9", "mnasnet-z9"),
+        ("--dataset=no_such_set_xyz", "no_such_set_xyz"),
+    ],
+)
+def test_bad_input_names_the_value_and_writes_nothing(tmp_path, flag, named):
+    process = _search([f"--directory={tmp_path}", "--project_name=bad", flag])
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode != 0
+    assert named in output
+    assert "Traceback" not in output
+    assert not (tmp_path / "bad").exists()
