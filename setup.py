@@ -57,6 +57,8 @@ setup(
             "mnasnet-eval=mnasnet_tf.eval:run_main",
             "mnasnet-search=search.main:run_main",
             "tflite-bench=tflite_bench.main:run_main",
+            "mnasnet-proxy-check=search.proxy_check_main:run_main",
+            "mnasnet-digits-m=mnasnet_tf.digits_m:run_main",
         ],
     },
 )

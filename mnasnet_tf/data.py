@@ -8,10 +8,12 @@
   `download=True` and the network answers (probed in ≤ 3 s before any download starts);
 - `folder:<path>`: class sub-folders of .jpg/.jpeg/.png images, in either layout
   `<path>/<class>/<image>` (plain: train and validation only) or `<path>/train/<class>/<image>`
-  plus an optional `<path>/test/` (or `val/`, `validation/`) folder for the test split. Labels are
-  the sorted class-folder names, as in `tfds.folder_dataset.ImageFolder`, whose conventions this
-  follows; it is not used itself because it needs split folders, has no sub-split API for the
-  validation hold-out and decodes every image before a filter could drop it;
+  plus an optional `<path>/test/` (or `val/`, `validation/`) folder for the test split; an
+  optional `<path>/dataset.json` with {"augment": ...} sets the folder's default augmentation.
+  Labels are the sorted class-folder names, as in `tfds.folder_dataset.ImageFolder`, whose
+  conventions this follows; it is not used itself because it needs split folders, has no
+  sub-split API for the validation hold-out and decodes every image before a filter could drop
+  it;
 - `digits`: scikit-learn's bundled 8×8 handwritten digits (1797 real images, 10 classes, no
   download), upsampled to `image_size`: the default offline data set.
 
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import json
 import os
 import socket
 
@@ -192,6 +195,25 @@ def _folder(path: str, split: str, validation_size, seed: int):
 
     dataset = tf.data.Dataset.from_tensor_slices((paths, labels))
     return dataset.map(decode, num_parallel_calls=tf.data.AUTOTUNE), names, len(files), False
+
+
+FOLDER_METADATA = "dataset.json"
+"""Optional, at the root of a folder data set: {"augment": "<one of AUGMENTATIONS>"} sets the
+folder's default augmentation (e.g. "pad_crop" for digits or text, which must not be flipped)."""
+
+
+def _folder_metadata(path: str) -> dict:
+    file = os.path.join(path, FOLDER_METADATA)
+    if not os.path.isfile(file):
+        return {}
+    try:
+        with open(file, encoding="utf-8") as handle:
+            metadata = json.load(handle)
+        if not isinstance(metadata, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError) as error:
+        raise ValueError(f"folder data set: {file!r} is not readable JSON ({error})") from None
+    return metadata
 
 
 def _network_available(timeout: float = 3.0) -> bool:
@@ -373,6 +395,8 @@ def load(
     if not isinstance(name, str) or not name:
         raise ValueError(f"data set name must be a non-empty string; got {name!r}")
     training = split == "train"
+    if augment is None and name.startswith("folder:"):
+        augment = _folder_metadata(os.path.expanduser(name[len("folder:") :])).get("augment")
     augment = resolve_augment(augment, name=name, image_size=image_size) if training else "none"
     if name == "digits":
         source = _digits(split, validation_size, seed)

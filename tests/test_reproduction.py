@@ -148,6 +148,52 @@ INT8 = {
 THROUGHPUT = {"rows": [{"model": "mnasnet-a1", "images_per_second": 123.456}]}
 
 
+def _budget(epochs, seconds, spearman, kendall):
+    return {
+        "epochs": epochs,
+        "steps_per_epoch": None,
+        "num_archs": 12,
+        "mean_accuracy": 0.6123,
+        "seed_std": 0.01234,
+        "arch_std": 0.04567,
+        "spearman": spearman,
+        "spearman_p": 0.001,
+        "kendall": kendall,
+        "kendall_p": 0.002,
+        "seconds_per_trial": seconds,
+        "nan_runs": 0,
+    }
+
+
+PROXY_CHECK = {
+    "config": {
+        "space": "mnasnet",
+        "dataset": "digits",
+        "num_archs": 8,
+        "references": ["mobilenet-v2", "mnasnet-a1"],
+        "budgets": [1, 3],
+        "long_epochs": 15,
+        "seeds": 2,
+        "long_seeds": 1,
+        "steps_per_epoch": None,
+        "image_size": 32,
+        "batch_size": 64,
+        "learning_rate": None,
+        "threshold": 0.8,
+    },
+    "archs": [{"name": f"a{i}"} for i in range(10)],
+    "budgets": [_budget(1, 4.567, 0.512, 0.401), _budget(3, 12.345, None, None)],
+    "long": {"epochs": 15, "seconds_per_trial": 61.23},
+    "recommendation": {"epochs": None, "message": "No candidate budget reaches Spearman ≥ 0.80"},
+}
+PROXY_CHECK_DIGITS_M = {
+    **PROXY_CHECK,
+    "config": {**PROXY_CHECK["config"], "dataset": "folder:data/digits_m", "steps_per_epoch": 50},
+    "budgets": [{**_budget(3, 20.0, 0.9123, 0.8), "steps_per_epoch": 50}],
+    "recommendation": {"epochs": 3, "message": "Use 3 epochs × 50 steps per candidate"},
+}
+
+
 def _section(text: str, number: int) -> str:
     """The text of section `number` ('## <number>. ...' up to the next '## ')."""
     start = text.index(f"\n## {number}. ")
@@ -163,6 +209,8 @@ def results(tmp_path):
         ("search_efficiency", SEARCH),
         ("train_throughput", THROUGHPUT),
         ("int8_agreement", INT8),
+        ("proxy_check_digits", PROXY_CHECK),
+        ("proxy_check_digits_m", PROXY_CHECK_DIGITS_M),
     ):
         (tmp_path / f"{name}.json").write_text(json.dumps(data), encoding="utf-8")
     return tmp_path
@@ -253,6 +301,26 @@ def test_search_efficiency_and_int8_figures_match_the_json(repro, results):
     assert "| validation | 300 | 0.9700 | 0.9700 | 0.9600 | 0.9867 |" in text
 
 
+def test_proxy_fidelity_figures_match_the_json(repro, results):
+    text = _section(repro.build_report(str(results)), 8)
+    assert text.startswith("\n## 8. Proxy fidelity")
+    digits = text[text.index("### digits\n") : text.index("### digits-m")]
+    assert "10 architectures (8 sampled from `mnasnet`, references mobilenet-v2, mnasnet-a1)" in (
+        digits
+    )
+    assert "learning rate of the proxy recipe; 2 seeds per candidate budget" in digits
+    assert "long budget 15 epochs (1 seed, 61.2 s per trial)" in digits
+    assert "| 1 epoch | 4.6 | 0.612 | 0.0123 | 0.0457 | 0.512 | 0.401 |" in digits
+    assert "| 3 epochs | 12.3 | 0.612 | 0.0123 | 0.0457 | – | – |" in digits
+    assert "Recommendation: No candidate budget reaches Spearman ≥ 0.80" in digits
+    digits_m = text[text.index("### digits-m") :]
+    assert "on `folder:data/digits_m` at 32², batch 64, learning rate of the proxy recipe, 50 " in (
+        digits_m
+    )
+    assert "| 3 epochs × 50 steps | 20.0 | 0.612 | 0.0123 | 0.0457 | 0.912 | 0.800 |" in digits_m
+    assert "Recommendation: Use 3 epochs × 50 steps per candidate" in digits_m
+
+
 def test_missing_results_say_not_measured_yet(repro, tmp_path):
     text = repro.build_report(str(tmp_path))
     for file in (
@@ -265,7 +333,11 @@ def test_missing_results_say_not_measured_yet(repro, tmp_path):
         assert f"Not measured yet: run `python benchmarks/{file[:-5]}.py` to write `{file}`" in (
             text
         )
-    assert "## 8. What this does not reproduce" in text
+    assert "## 9. What this does not reproduce" in text
+    proxy = _section(text, 8)
+    for name in ("proxy_check_digits", "proxy_check_digits_m"):
+        assert f"copy its `proxy_check.json` to `benchmarks/results/{name}.json`" in proxy
+    assert "mnasnet-digits-m --output_dir=data/digits_m && mnasnet-proxy-check" in proxy
 
 
 def test_a_corrupt_results_file_is_named(repro, tmp_path):
