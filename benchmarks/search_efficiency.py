@@ -134,7 +134,7 @@ def _latency_target(workdir: str) -> tuple[float, str]:
         target, source = FLAGS.latency_target_ms, "--latency_target_ms"
     else:
         from mnasnet_tf import zoo
-        from search.tuner import LatencyMeter
+        from search.latency_meter import LatencyMeter
 
         meter = LatencyMeter(
             FLAGS.backend,

@@ -90,10 +90,15 @@ def arch_seed(search_seed: int, arch: specs.ArchSpec | str, repeat: int = 0) -> 
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") & 0x7FFFFFFF
 
 
+VALIDATION_IN_MEMORY_BYTES = 256 * 2**20
+"""A validation split up to this size (as float32 images) is kept in memory as batches."""
+
+
 class ProxyData:
-    """The proxy data set: the validation split is loaded once; `train(seed)` makes a training
-    pipeline whose order and augmentation are fixed by `seed` (a new one per call, so a run's
-    batches do not depend on the runs before it)."""
+    """The proxy data set: the validation split is loaded once (and kept in memory as batches
+    when it is small, as digits and CIFAR's are, so no trial runs its pipeline again);
+    `train(seed)` makes a training pipeline whose order and augmentation are fixed by `seed`
+    (a new one per call, so a run's batches do not depend on the runs before it)."""
 
     def __init__(
         self,
@@ -120,6 +125,8 @@ class ProxyData:
             seed=split_seed,
         )
         self.num_classes = info.num_classes
+        if info.num_examples * image_size * image_size * 3 * 4 <= VALIDATION_IN_MEMORY_BYTES:
+            self._validation = [(x.numpy(), y.numpy()) for x, y in self._validation]
         # Fails now (a bad name, a batch larger than the split) rather than in the first trial.
         self.train(split_seed)
 
@@ -139,7 +146,7 @@ class ProxyData:
         return dataset
 
     def validation(self):
-        """The held-out split the proxy accuracy is measured on."""
+        """The held-out split the proxy accuracy is measured on: `(images, labels)` batches."""
         return self._validation
 
 

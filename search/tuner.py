@@ -1,21 +1,20 @@
 """One search trial: build → proxy-train → measure latency → reward, as a keras-tuner tuner.
 
 Owns `MnasTuner` (a `keras_tuner.engine.base_tuner.BaseTuner`: keras-tuner provides the trial loop,
-persistence, retries and the chief/worker distribution) and `LatencyMeter` (latency of an
-architecture at the *deployment* resolution on the chosen backend, cached by architecture).
+persistence, retries and the chief/worker distribution) and the trial records the reports are
+built from (`load_records`, read incrementally: only trial files that changed are parsed again).
+A trial hands its architecture to the `LatencyMeter` (search/latency_meter.py) before training,
+so the deployment model converts while the proxy trains.
 Imports the builder, data/training and tflite_bench; the controller and reward stay TF-free.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import glob
-import hashlib
 import json
 import logging
 import math
 import os
-import tempfile
 import time
 from typing import Any
 
@@ -23,157 +22,14 @@ import keras_tuner
 from keras_tuner.engine import base_tuner
 from keras_tuner.engine import trial as trial_module
 
-from mnasnet_tf import arch_string, specs, stats
+from mnasnet_tf import arch_string, stats
 from search import report
+from search.latency_meter import LatencyMeter
 from search.proxy import FixedData, ProxyData, ProxyTask, run_proxy
 from search.reward import RewardConfig
 from search.space import SearchSpace
 
 log = logging.getLogger("mnasnet_tf.search")
-
-BACKENDS = ("local", "adb", "predictor")
-
-
-@dataclasses.dataclass(frozen=True)
-class Latency:
-    """A latency figure for one architecture, with what it cost to obtain."""
-
-    median_ms: float
-    min_ms: float
-    p90_ms: float
-    convert_seconds: float = 0.0
-    measure_seconds: float = 0.0
-    cached: bool = False
-
-
-class LatencyMeter:
-    """Measures the latency of architectures at the deployment resolution on one backend
-    ('local' LiteRT, 'adb' phone, or 'predictor' lookup table), caching by architecture in a
-    JSON file so a resumed or repeated search never measures the same model twice."""
-
-    def __init__(
-        self,
-        backend: str = "local",
-        *,
-        image_size: int = 224,
-        classes: int = 1000,
-        threads: int = 1,
-        runs: int = 30,
-        warmup: int = 5,
-        clock: str = "thread_cpu",
-        cache_path: str | None = None,
-        predictor_table: str | None = None,
-        adb_options: dict[str, Any] | None = None,
-    ) -> None:
-        if backend not in BACKENDS:
-            raise ValueError(f"latency backend must be one of {BACKENDS}; got {backend!r}")
-        if backend == "predictor" and not predictor_table:
-            raise ValueError(
-                "the 'predictor' backend needs a latency table (--predictor_table); build one "
-                "with `tflite-bench --build_table`"
-            )
-        self.backend = backend
-        self.image_size = image_size
-        self.classes = classes
-        self.threads = threads
-        self.runs = runs
-        self.warmup = warmup
-        # CPU time of the invoking thread is robust to other jobs on the host (training in
-        # another worker, say) but only meaningful for one thread.
-        self.clock = clock if threads == 1 else "wall"
-        self.cache_path = cache_path
-        self.adb_options = dict(adb_options or {})
-        self._cache = self._load_cache()
-        self._table = None
-        if backend == "predictor":
-            from tflite_bench import predictor
-
-            self._table = predictor.load_table(predictor_table)
-
-    def _key(self, arch: specs.ArchSpec) -> str:
-        data = arch_string.to_json_dict(arch)
-        data.pop("name", None)
-        data.pop("dropout_rate", None)
-        text = json.dumps(
-            [self.backend, self.image_size, self.classes, self.threads, self.clock, data],
-            sort_keys=True,
-        )
-        return hashlib.sha256(text.encode()).hexdigest()[:20]
-
-    def _load_cache(self) -> dict[str, Any]:
-        if not self.cache_path or not os.path.exists(self.cache_path):
-            return {}
-        try:
-            with open(self.cache_path, encoding="utf-8") as handle:
-                data = json.load(handle)
-            return data if isinstance(data, dict) else {}
-        except (OSError, json.JSONDecodeError):
-            log.warning("latency cache %s is unreadable; starting a new one", self.cache_path)
-            return {}
-
-    def _store(self, key: str, latency: Latency) -> None:
-        self._cache[key] = dataclasses.asdict(latency)
-        if self.cache_path:
-            # Merge with what other workers wrote meanwhile, then replace atomically.
-            merged = {**self._load_cache(), **self._cache}
-            report.write_json(merged, self.cache_path)
-
-    def measure(self, arch: specs.ArchSpec, *, name: str = "model") -> Latency:
-        """Latency of `arch` (median, min, p90 in ms) on this meter's backend."""
-        key = self._key(arch)
-        if key in self._cache:
-            return dataclasses.replace(Latency(**self._cache[key]), cached=True)
-        if self.backend == "predictor":
-            start = time.perf_counter()
-            value = float(
-                self._table.predict(arch, image_size=self.image_size, classes=self.classes)
-            )
-            latency = Latency(value, value, value, 0.0, time.perf_counter() - start)
-        else:
-            latency = self._measure_model(arch, name)
-        self._store(key, latency)
-        return latency
-
-    def _measure_model(self, arch: specs.ArchSpec, name: str) -> Latency:
-        from mnasnet_tf import builder
-        from tflite_bench import benchmark, convert
-
-        model = builder.build_model(
-            arch, input_shape=(self.image_size, self.image_size, 3), classes=self.classes
-        )
-        with tempfile.TemporaryDirectory(prefix="mnas-latency-") as tmp:
-            path = os.path.join(tmp, f"{name}.tflite")
-            start = time.perf_counter()
-            convert.convert(model, quantization="float32", output_path=path)
-            convert_seconds = time.perf_counter() - start
-            start = time.perf_counter()
-            if self.backend == "adb":
-                from tflite_bench import adb
-
-                latency_stats = adb.measure(
-                    path,
-                    num_threads=self.threads,
-                    runs=self.runs,
-                    warmup=self.warmup,
-                    **self.adb_options,
-                )
-            else:
-                latency_stats = benchmark.measure(
-                    path,
-                    num_threads=self.threads,
-                    warmup=self.warmup,
-                    runs=self.runs,
-                    clock=self.clock,
-                )
-            measure_seconds = time.perf_counter() - start
-        p90 = latency_stats.p90_ms
-        return Latency(
-            median_ms=float(latency_stats.latency_ms),
-            min_ms=float(latency_stats.min_ms),
-            p90_ms=float(latency_stats.latency_ms if p90 is None else p90),
-            convert_seconds=convert_seconds,
-            measure_seconds=measure_seconds,
-        )
 
 
 class MnasTuner(base_tuner.BaseTuner):
@@ -205,6 +61,7 @@ class MnasTuner(base_tuner.BaseTuner):
         self._best_reward = -math.inf
         self._started = time.time()
         self._trials_this_run = 0
+        self._record_cache: dict[str, Any] = {}
         super().__init__(
             oracle,
             hypermodel=None,
@@ -237,6 +94,11 @@ class MnasTuner(base_tuner.BaseTuner):
             def on_epoch_end(self, epoch, logs=None):
                 oracle.get_trial(trial.trial_id)
 
+        # The deployment model converts in the meter's process while the proxy trains.
+        try:
+            pending = self.meter.submit(arch, name=f"trial_{trial.trial_id}")
+        except ValueError as error:  # a prediction the table cannot make
+            raise keras_tuner.errors.FailedTrialError(f"latency measurement: {error}") from error
         try:
             result, model = run_proxy(
                 arch,
@@ -247,16 +109,18 @@ class MnasTuner(base_tuner.BaseTuner):
                 keep_model=True,
             )
         except Exception as error:  # noqa: BLE001 - any training failure ends the trial
+            pending.cancel()
             if type(error).__name__ == "ResourceExhaustedError":
                 raise keras_tuner.errors.FailedTrialError(f"out of memory: {error}") from error
             raise
         if result.nan:
+            pending.cancel()
             raise keras_tuner.errors.FailedTrialError(
                 f"NaN loss during proxy training (epoch {result.epochs_completed + 1})"
             )
         train_seconds = time.perf_counter() - start
         try:
-            latency = self.meter.measure(arch, name=f"trial_{trial.trial_id}")
+            latency = pending.result()
         except ValueError as error:
             raise keras_tuner.errors.FailedTrialError(f"latency measurement: {error}") from error
         value = self.reward(result.accuracy, latency.median_ms)
@@ -332,8 +196,14 @@ class MnasTuner(base_tuner.BaseTuner):
 
     def records(self) -> list[dict[str, Any]]:
         """One plain record per trial, rebuilt from the trial files on disk (works for a resumed
-        search and for workers sharing the directory)."""
-        return load_records(self.project_dir, self.space)
+        search and for workers sharing the directory); only changed files are parsed again."""
+        entropies = getattr(self.oracle, "entropy_history", None)  # a local MnasOracle's
+        return load_records(
+            self.project_dir,
+            self.space,
+            cache=self._record_cache,
+            entropies=None if entropies is None else _entropies(entropies),
+        )
 
     def write_all_reports(self, records: list[dict[str, Any]] | None = None) -> dict[str, str]:
         """Writes trials.csv, pareto.csv/png, history.png, summary.json and best_arch.json;
@@ -347,34 +217,69 @@ class MnasTuner(base_tuner.BaseTuner):
         )
 
 
-def load_records(project_dir: str, space: SearchSpace) -> list[dict[str, Any]]:
-    """Plain trial records from `<project_dir>/trial_*/trial.json`, in trial order."""
-    entropies = _entropy_history(project_dir)
+def load_records(
+    project_dir: str,
+    space: SearchSpace,
+    *,
+    cache: dict[str, Any] | None = None,
+    entropies: dict[str, float] | None = None,
+) -> list[dict[str, Any]]:
+    """Plain trial records from `<project_dir>/trial_*/trial.json`, in trial order.
+
+    Args:
+      cache: a dict this function keeps between calls: a trial file unchanged since the last
+        call (same inode, size and modification time) is not parsed again.
+      entropies: the controller entropy per trial id (None: read from `oracle.json`).
+    """
+    if entropies is None:
+        entropies = _entropy_history(project_dir)
+    cache = {} if cache is None else cache
     records = []
     for path in sorted(glob.glob(os.path.join(project_dir, "trial_*", "trial.json"))):
         try:
-            trial = trial_module.Trial.load(path)
-        except (OSError, ValueError, KeyError) as error:
-            log.warning("skipping unreadable trial file %s: %s", path, error)
+            info = os.stat(path)
+        except OSError:
             continue
-        record: dict[str, Any] = {"trial": trial.trial_id, "status": trial.status}
-        try:
-            record["arch_spec"] = space.from_hyperparameters(trial.hyperparameters.values)
-            record["arch"] = arch_string.encode(record["arch_spec"])
-        except (ValueError, KeyError):
-            record["arch"] = ""
-        for name in report.TRIAL_COLUMNS:
-            if trial.metrics.exists(name):
-                record[name] = trial.metrics.get_last_value(name)
-        if trial.message:
-            record["reason"] = trial.message
-        if trial.trial_id in entropies:
-            record["controller_entropy"] = entropies[trial.trial_id]
+        stamp = (info.st_ino, info.st_size, info.st_mtime_ns)
+        cached = cache.get(path)
+        if cached is not None and cached[0] == stamp:
+            record = dict(cached[1])
+        else:
+            record = _load_record(path, space)
+            if record is None:
+                continue
+            cache[path] = (stamp, dict(record))
+        if record["trial"] in entropies:
+            record["controller_entropy"] = entropies[record["trial"]]
         records.append(record)
     # Ids are zero-padded to the width of max_trials at creation, so a resumed search with a
     # larger budget mixes widths ('9', '10'): order by number.
     records.sort(key=lambda r: int(r["trial"]) if str(r["trial"]).isdigit() else -1)
     return records
+
+
+def _load_record(path: str, space: SearchSpace) -> dict[str, Any] | None:
+    try:
+        trial = trial_module.Trial.load(path)
+    except (OSError, ValueError, KeyError) as error:
+        log.warning("skipping unreadable trial file %s: %s", path, error)
+        return None
+    record: dict[str, Any] = {"trial": trial.trial_id, "status": trial.status}
+    try:
+        record["arch_spec"] = space.from_hyperparameters(trial.hyperparameters.values)
+        record["arch"] = arch_string.encode(record["arch_spec"])
+    except (ValueError, KeyError):
+        record["arch"] = ""
+    for name in report.TRIAL_COLUMNS:
+        if trial.metrics.exists(name):
+            record[name] = trial.metrics.get_last_value(name)
+    if trial.message:
+        record["reason"] = trial.message
+    return record
+
+
+def _entropies(history: dict[Any, Any]) -> dict[str, float]:
+    return {str(k): float(v) for k, v in dict(history).items()}
 
 
 def _entropy_history(project_dir: str) -> dict[str, float]:
@@ -384,8 +289,7 @@ def _entropy_history(project_dir: str) -> dict[str, float]:
             state = json.load(handle)
     except (OSError, json.JSONDecodeError):
         return {}
-    history = state.get("entropy_history") or {}
-    return {str(k): float(v) for k, v in dict(history).items()}
+    return _entropies(state.get("entropy_history") or {})
 
 
 def write_reports(
