@@ -318,7 +318,7 @@ def write_pareto(
     axes.set_ylabel("held-out accuracy (proxy task)")
     axes.set_title(title)
     axes.grid(alpha=0.3)
-    axes.legend(loc="lower right", fontsize=8)
+    axes.legend(loc="best", fontsize=8, framealpha=0.8)
     figure.tight_layout()
     _save_figure(figure, png_path)
     plt.close(figure)

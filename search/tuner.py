@@ -130,10 +130,9 @@ class MnasTuner(base_tuner.BaseTuner):
         if value.value > self._best_reward:
             self._best_reward = value.value
             self._save_best_model(trial.trial_id, model)
-        return {
+        metrics = {
             "reward": value.value,
             "accuracy": result.accuracy,
-            "accuracy_std": result.accuracy_std,
             "latency_ms": latency.median_ms,
             "latency_min_ms": latency.min_ms,
             "latency_p90_ms": latency.p90_ms,
@@ -144,6 +143,9 @@ class MnasTuner(base_tuner.BaseTuner):
             "measure_seconds": latency.measure_seconds,
             "seconds": time.perf_counter() - start,
         }
+        if self.proxy.repeats > 1:  # one run has no spread to report
+            metrics["accuracy_std"] = result.accuracy_std
+        return metrics
 
     def _save_best_model(self, trial_id: str, model) -> None:
         path = os.path.join(self.get_trial_dir(trial_id), "model.keras")
