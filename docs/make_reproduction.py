@@ -571,7 +571,9 @@ PROXY_CHECKS = (
 )
 
 
-def section_proxy_fidelity(checks: Mapping[str, Mapping[str, Any] | None]) -> list[str]:
+def section_proxy_fidelity(
+    checks: Mapping[str, Mapping[str, Any] | None], results_dir: str
+) -> list[str]:
     """Per data set, each candidate proxy budget's cost, seed noise and rank correlation with
     the long budget (`mnasnet-proxy-check` reports), and the recommended budget."""
     lines = [
@@ -645,6 +647,58 @@ def section_proxy_fidelity(checks: Mapping[str, Mapping[str, Any] | None]) -> li
         )
         recommendation = data.get("recommendation", {})
         lines += ["", f"Recommendation: {recommendation.get('message', '–')}"]
+    return lines + section_verdicts({name: load_result(results_dir, name) for name, *_ in VERDICTS})
+
+
+VERDICTS = (
+    # (results file: a search's summary.json, data set, the search command)
+    (
+        "search_verdict_digits",
+        "digits",
+        "the README's main job (mnasnet-search --dataset=digits --max_trials=16 "
+        "--epochs_per_trial=3)",
+    ),
+    (
+        "search_verdict_digits_m",
+        "digits-m",
+        "mnasnet-search --dataset=folder:data/digits_m --max_trials=8 --epochs_per_trial=3 "
+        "--references=mobilenet-v2,mobilenet-v3-small,mnasnet-a1",
+    ),
+)
+
+
+def section_verdicts(summaries: Mapping[str, Mapping[str, Any] | None]) -> list[str]:
+    """Each search's verdict on the reference models trained on the same proxy (its
+    summary.json): who beats which reference, in numbers and words."""
+    lines = []
+    for name, label, command in VERDICTS:
+        lines += ["", f"### The search's verdict on {label}", ""]
+        data = summaries.get(name)
+        if data is None:
+            lines.append(
+                f"_Not measured yet: run {command}, then copy its `summary.json` to "
+                f"`benchmarks/results/{name}.json`._"
+            )
+            continue
+        best = data.get("best") or {}
+        lines += [
+            f"{command}: {data.get('completed')} of {data.get('trials')} trials completed; best "
+            f"trial {best.get('trial', '–')} (accuracy {fmt(best.get('accuracy'), 3)}, "
+            f"{fmt(best.get('latency_ms'), 2)} ms). Latency at 224² on this host, accuracy on "
+            "the proxy (32², 3 epochs).",
+            "",
+        ]
+        rows = [
+            [
+                ref.get("name"),
+                fmt(ref.get("accuracy"), 3),
+                fmt(ref.get("latency_ms"), 2),
+                ref.get("dominated_by") or "none yet",
+            ]
+            for ref in data.get("references", [])
+        ]
+        lines += table(["reference", "proxy accuracy", "latency ms", "beaten by trial"], rows)
+        lines += [""] + [f"- {sentence}" for sentence in data.get("verdict", [])]
     return lines
 
 
@@ -727,7 +781,9 @@ def build_report(results_dir: str) -> str:
         ),
         section_search_efficiency(efficiency),
         section_int8(int8),
-        section_proxy_fidelity({name: load_result(results_dir, name) for name, *_ in PROXY_CHECKS}),
+        section_proxy_fidelity(
+            {name: load_result(results_dir, name) for name, *_ in PROXY_CHECKS}, results_dir
+        ),
         section_limits(),
     ]
     return "\n\n".join("\n".join(part) for part in parts) + "\n"

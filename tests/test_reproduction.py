@@ -201,6 +201,19 @@ def _section(text: str, number: int) -> str:
     return text[start : end if end >= 0 else None]
 
 
+VERDICT = {
+    "trials": 4,
+    "completed": 3,
+    "failed": 1,
+    "best": {"trial": "2", "accuracy": 0.9312, "latency_ms": 4.5678},
+    "references": [
+        {"name": "mobilenet-v2", "accuracy": 0.8123, "latency_ms": 6.789, "dominated_by": "2"},
+        {"name": "mobilenet-v3-small", "accuracy": 0.95, "latency_ms": 1.5, "dominated_by": None},
+    ],
+    "verdict": ["trial 2 beats mobilenet-v2: +11.9 points at 33% less latency (…)"],
+}
+
+
 @pytest.fixture
 def results(tmp_path):
     for name, data in (
@@ -211,6 +224,8 @@ def results(tmp_path):
         ("int8_agreement", INT8),
         ("proxy_check_digits", PROXY_CHECK),
         ("proxy_check_digits_m", PROXY_CHECK_DIGITS_M),
+        ("search_verdict_digits", VERDICT),
+        ("search_verdict_digits_m", VERDICT),
     ):
         (tmp_path / f"{name}.json").write_text(json.dumps(data), encoding="utf-8")
     return tmp_path
@@ -319,6 +334,15 @@ def test_proxy_fidelity_figures_match_the_json(repro, results):
     )
     assert "| 3 epochs × 50 steps | 20.0 | 0.612 | 0.0123 | 0.0457 | 0.912 | 0.800 |" in digits_m
     assert "Recommendation: Use 3 epochs × 50 steps per candidate" in digits_m
+
+
+def test_search_verdict_figures_match_the_json(repro, results):
+    text = _section(repro.build_report(str(results)), 8)
+    verdict = text[text.index("### The search's verdict on digits\n") :]
+    assert "3 of 4 trials completed; best trial 2 (accuracy 0.931, 4.57 ms)" in verdict
+    assert "| mobilenet-v2 | 0.812 | 6.79 | 2 |" in verdict
+    assert "| mobilenet-v3-small | 0.950 | 1.50 | none yet |" in verdict
+    assert "- trial 2 beats mobilenet-v2: +11.9 points at 33% less latency (…)" in verdict
 
 
 def test_missing_results_say_not_measured_yet(repro, tmp_path):
