@@ -45,12 +45,26 @@ DATASET, CLASSES = "digits", 10
 FLAGS = flags.FLAGS
 flags.DEFINE_list("seeds", ["0", "1", "2"], "Seeds (controller and data split) per algorithm.")
 flags.DEFINE_list(
-    "algorithms", ["reinforce", "random"], "Algorithms compared (reinforce, ppo, random)."
+    "algorithms",
+    ["reinforce", "random"],
+    "Methods compared: random, reinforce, ppo (with --policy), or reinforce-lstm, "
+    "reinforce-independent, ppo-lstm, ppo-independent.",
 )
 flags.DEFINE_integer("trials", 12, "Trials (sampled architectures) per search.", lower_bound=1)
-flags.DEFINE_enum("policy", "lstm", ["lstm", "independent"], "Controller policy of the RL runs.")
+flags.DEFINE_integer(
+    "chunk",
+    0,
+    "Trials per search process, taken round-robin over seeds and methods, so an interrupted "
+    "benchmark has compared like with like (0: each search runs to --trials in one process).",
+    lower_bound=0,
+)
+flags.DEFINE_enum(
+    "policy", "independent", ["independent", "lstm"], "Controller policy of the RL runs."
+)
 flags.DEFINE_integer("epochs", 2, "Proxy training epochs per trial.", lower_bound=1)
-flags.DEFINE_integer("steps_per_epoch", 12, "Proxy training steps per epoch.", lower_bound=1)
+flags.DEFINE_integer(
+    "steps_per_epoch", 12, "Proxy training steps per epoch (0: whole epochs).", lower_bound=0
+)
 flags.DEFINE_integer("batch_size", 64, "Proxy training batch size.", lower_bound=1)
 flags.DEFINE_integer("proxy_image_size", 32, "Proxy training resolution.", lower_bound=32)
 flags.DEFINE_enum("backend", "local", ["local", "predictor"], "Latency backend of the search.")
@@ -78,8 +92,25 @@ flags.DEFINE_bool("run", True, "Run (or resume) the searches; --norun only aggre
 # ---- the searches ----
 
 
+METHODS = (
+    "random",
+    "reinforce",
+    "ppo",
+    "reinforce-lstm",
+    "reinforce-independent",
+    "ppo-lstm",
+    "ppo-independent",
+)
+
+
 def _project(algorithm: str, seed: int) -> str:
     return f"{algorithm}_seed{seed}"
+
+
+def _method(name: str) -> tuple[str, str]:
+    """(search algorithm, controller policy) of a method name such as 'reinforce-lstm'."""
+    algorithm, _, policy = name.partition("-")
+    return algorithm, policy or FLAGS.policy
 
 
 def _read_trials(project_dir: str) -> list[dict[str, Any]]:
@@ -178,12 +209,11 @@ def _search_command(algorithm: str, seed: int, target_ms: float) -> list[str]:
         sys.executable,
         "-m",
         "search.main",
-        f"--algorithm={algorithm}",
-        f"--policy={FLAGS.policy}",
+        f"--algorithm={_method(algorithm)[0]}",
+        f"--policy={_method(algorithm)[1]}",
         f"--dataset={DATASET}",
         f"--proxy_image_size={FLAGS.proxy_image_size}",
         f"--epochs_per_trial={FLAGS.epochs}",
-        f"--steps_per_epoch={FLAGS.steps_per_epoch}",
         f"--batch_size={FLAGS.batch_size}",
         f"--max_trials={FLAGS.trials}",
         f"--latency_target_ms={target_ms!r}",
@@ -200,18 +230,23 @@ def _search_command(algorithm: str, seed: int, target_ms: float) -> list[str]:
     ]
     if FLAGS.predictor_table:
         command.append(f"--predictor_table={FLAGS.predictor_table}")
+    if FLAGS.steps_per_epoch:
+        command.append(f"--steps_per_epoch={FLAGS.steps_per_epoch}")
+    if FLAGS.chunk:
+        command.append(f"--trials_per_run={FLAGS.chunk}")
     return command
 
 
-def _run_search(algorithm: str, seed: int, target_ms: float) -> None:
-    """Runs (or resumes) one search in a child process, logging its per-trial progress lines;
-    appends the child's wall time to <project>/benchmark_runs.json."""
+def _run_search(algorithm: str, seed: int, target_ms: float) -> bool:
+    """Runs (or resumes) one search in a child process (up to --chunk trials), logging its
+    per-trial progress lines; appends the child's wall time to <project>/benchmark_runs.json.
+    Returns whether the search still has trials to run after this call."""
     name = _project(algorithm, seed)
     project_dir = os.path.join(FLAGS.workdir, name)
     done = _finished(_read_trials(project_dir))
     if done >= FLAGS.trials:
         logging.info("%s: %d/%d trials already done; skipped", name, done, FLAGS.trials)
-        return
+        return False
     command = _search_command(algorithm, seed, target_ms)
     logging.info("%s: starting at trial %d/%d", name, done, FLAGS.trials)
     log_path = os.path.join(FLAGS.workdir, f"{name}.log")
@@ -238,21 +273,45 @@ def _run_search(algorithm: str, seed: int, target_ms: float) -> None:
     runs = _load_runs(runs_path)
     runs.append({"started": started, "seconds": seconds, "returncode": returncode})
     report.write_json(runs, runs_path)
+    now = _finished(_read_trials(project_dir))
+    if now <= done:
+        logging.warning("%s: no trial finished in this run; not retried", name)
+        return False
+    return now < FLAGS.trials
+
+
+def _run_all(seeds: list[int], target_ms: float) -> None:
+    """Every search, interleaved (seeds outer, methods inner) so a partial run compares like
+    with like; with --chunk, in rounds of --chunk trials per search."""
+    active = [(seed, algorithm) for seed in seeds for algorithm in FLAGS.algorithms]
+    rounds = 0
+    while active:
+        rounds += 1
+        logging.info("round %d: %d searches to go on", rounds, len(active))
+        active = [key for key in active if _run_search(key[1], key[0], target_ms)]
 
 
 # ---- the figures ----
 
 
-def _curves(rows: list[dict[str, Any]], latency_ref: float) -> dict[str, list]:
-    """Per trial: the best reward so far and the hypervolume of the completed trials so far."""
-    best, volume, points, running = [], [], [], -math.inf
+CURVES = ("best_reward", "best_accuracy_at_target", "hypervolume")
+
+
+def _curves(rows: list[dict[str, Any]], latency_ref: float, target_ms: float) -> dict[str, list]:
+    """Per trial: the best reward so far, the best accuracy so far among models no slower than
+    T, and the hypervolume of the completed trials so far."""
+    best, at_target, volume, points = [], [], [], []
+    running, running_at_target = -math.inf, -math.inf
     for row in rows:
         if row["status"] == "COMPLETED" and row.get("reward") is not None:
             running = max(running, row["reward"])
+            if row["latency_ms"] <= target_ms:
+                running_at_target = max(running_at_target, row["accuracy"])
             points.append((row["latency_ms"], row["accuracy"]))
         best.append(running if math.isfinite(running) else None)
+        at_target.append(running_at_target if math.isfinite(running_at_target) else None)
         volume.append(report.hypervolume(points, latency_ref=latency_ref))
-    return {"best_reward": best, "hypervolume": volume}
+    return {"best_reward": best, "best_accuracy_at_target": at_target, "hypervolume": volume}
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:
@@ -262,12 +321,14 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
     return float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
 
 
-def _search_summary(algorithm: str, seed: int, latency_ref: float) -> dict[str, Any] | None:
+def _search_summary(
+    algorithm: str, seed: int, latency_ref: float, target_ms: float
+) -> dict[str, Any] | None:
     project_dir = os.path.join(FLAGS.workdir, _project(algorithm, seed))
     rows = _read_trials(project_dir)[: FLAGS.trials]
     if not rows:
         return None
-    curves = _curves(rows, latency_ref)
+    curves = _curves(rows, latency_ref, target_ms)
     completed = [r for r in rows if r["status"] == "COMPLETED" and r.get("reward") is not None]
     best = max(completed, key=lambda r: r["reward"]) if completed else None
     runs_path = os.path.join(project_dir, "benchmark_runs.json")
@@ -283,6 +344,8 @@ def _search_summary(algorithm: str, seed: int, latency_ref: float) -> dict[str, 
         "trials": len(rows),
         "failed": len(rows) - len(completed),
         "best_reward": curves["best_reward"][-1],
+        "best_accuracy_at_target": curves["best_accuracy_at_target"][-1],
+        "cached": sum(row.get("cached_from") not in (None, "") for row in rows),
         "best_trial": None
         if best is None
         else {k: best[k] for k in ("trial", "arch", "accuracy", "latency_ms", "reward")},
@@ -300,6 +363,8 @@ def _search_summary(algorithm: str, seed: int, latency_ref: float) -> dict[str, 
                     "latency_ms",
                     "reward",
                     "controller_entropy",
+                    "controller_baseline",
+                    "cached_from",
                     "train_seconds",
                     "convert_seconds",
                     "measure_seconds",
@@ -326,7 +391,7 @@ def _aggregate(searches: list[dict[str, Any]]) -> dict[str, Any]:
             continue
         length = max(len(s["curves"]["best_reward"]) for s in mine)
         curves = {}
-        for key in ("best_reward", "hypervolume"):
+        for key in CURVES:
             stats = [
                 _mean_std([s["curves"][key][t] for s in mine if t < len(s["curves"][key])])
                 for t in range(length)
@@ -334,12 +399,27 @@ def _aggregate(searches: list[dict[str, Any]]) -> dict[str, Any]:
             curves[key] = {"mean": [m for m, _ in stats], "std": [d for _, d in stats]}
         summary[algorithm] = {
             "seeds": [s["seed"] for s in mine],
+            "trials": min(s["trials"] for s in mine),
             "best_reward": _mean_std([s["best_reward"] for s in mine]),
+            "best_accuracy_at_target": _mean_std([s["best_accuracy_at_target"] for s in mine]),
             "final_hypervolume": _mean_std([s["final_hypervolume"] for s in mine]),
             "mean_reward": _mean_std([s["mean_reward"] for s in mine]),
             "curves": curves,
         }
     return summary
+
+
+def _truncate(search: dict[str, Any], trials: int) -> dict[str, Any]:
+    """A search's final figures as they stood after `trials` trials."""
+    curves = search["curves"]
+    return {
+        **search,
+        "trials": trials,
+        "best_reward": curves["best_reward"][trials - 1],
+        "best_accuracy_at_target": curves["best_accuracy_at_target"][trials - 1],
+        "final_hypervolume": curves["hypervolume"][trials - 1],
+        "per_trial": search["per_trial"][:trials],
+    }
 
 
 def _paired(searches: list[dict[str, Any]]) -> dict[str, Any]:
@@ -364,12 +444,24 @@ def _paired(searches: list[dict[str, Any]]) -> dict[str, Any]:
             for x, y in zip(a["per_trial"], b["per_trial"], strict=False)
             if x["arch"] and x["arch"] == y["arch"] and x["status"] == y["status"] == "COMPLETED"
         ]
+        # Compare at the budget both searches of a seed have reached.
+        pairs = [
+            (
+                _truncate(a, min(a["trials"], b["trials"])),
+                _truncate(b, min(a["trials"], b["trials"])),
+            )
+            for a, b in pairs
+        ]
+        figures = {}
+        for key in ("best_reward", "best_accuracy_at_target", "final_hypervolume"):
+            diffs = [a[key] - b[key] for a, b in pairs if a[key] is not None and b[key] is not None]
+            figures[key] = _mean_std(diffs)
+            figures[f"{key}_wins"] = sum(d > 0 for d in diffs)
+            figures[f"{key}_p"] = report.wilcoxon_p(diffs)
         result[f"{algorithm}-random"] = {
             "seeds": [a["seed"] for a, _ in pairs],
-            "best_reward": _mean_std([a["best_reward"] - b["best_reward"] for a, b in pairs]),
-            "final_hypervolume": _mean_std(
-                [a["final_hypervolume"] - b["final_hypervolume"] for a, b in pairs]
-            ),
+            "trials": [a["trials"] for a, _ in pairs],
+            **figures,
             "identical_archs": len(same),
             "compared_trials": sum(min(a["trials"], b["trials"]) for a, b in pairs),
             "identical_abs_accuracy_diff": _mean_std(
@@ -386,7 +478,7 @@ def _write_markdown(path: str, result: dict[str, Any]) -> None:
     config, searches, summary = result["config"], result["searches"], result["summary"]
     trials = [t for s in searches for t in s["per_trial"] if t["status"] == "COMPLETED"]
     lines = [
-        "# Search efficiency: REINFORCE vs random search at the same budget",
+        "# Search efficiency: RL controllers vs random search at the same budget",
         "",
         f"Command: `{config['command']}`",
         "",
@@ -406,27 +498,30 @@ def _write_markdown(path: str, result: dict[str, Any]) -> None:
         f"wrote this file took {result['wall_seconds'] / 60:.1f} min.",
         "",
         *([f"Note: {config['note']}", ""] if config.get("note") else []),
-        "| algorithm | seed | trials (failed) | best reward | best trial: acc / latency ms | "
-        "final hypervolume | mean reward | wall min |",
-        "|---|---|---|---|---|---|---|---|",
+        "| method | seed | trials (failed, reused) | best reward | best trial: acc / latency ms | "
+        "best acc ≤ T | final hypervolume | mean reward | wall min |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for s in searches:
         b = s["best_trial"] or {}
         lines.append(
-            f"| {s['algorithm']} | {s['seed']} | {s['trials']} ({s['failed']}) | "
-            f"{s['best_reward']:.4f} | {b.get('accuracy', math.nan):.3f} / "
-            f"{b.get('latency_ms', math.nan):.2f} | {s['final_hypervolume']:.3f} | "
+            f"| {s['algorithm']} | {s['seed']} | {s['trials']} ({s['failed']}, "
+            f"{s.get('cached', 0)}) | {s['best_reward']:.4f} | {b.get('accuracy', math.nan):.3f} / "
+            f"{b.get('latency_ms', math.nan):.2f} | {_fmt(s.get('best_accuracy_at_target'))} | "
+            f"{s['final_hypervolume']:.3f} | "
             f"{s['mean_reward']:.4f} | {s['seconds']['wall'] / 60:.1f} |"
         )
     for algorithm, agg in summary.items():
-        (br, brs), (hv, hvs), (mr, mrs) = (
+        (br, brs), (ba, bas), (hv, hvs), (mr, mrs) = (
             agg["best_reward"],
+            agg["best_accuracy_at_target"],
             agg["final_hypervolume"],
             agg["mean_reward"],
         )
         lines.append(
-            f"| **{algorithm}** | mean ± std ({len(agg['seeds'])} seeds) | | "
-            f"**{br:.4f} ± {brs:.4f}** | | **{hv:.3f} ± {hvs:.3f}** | {mr:.4f} ± {mrs:.4f} | |"
+            f"| **{algorithm}** | mean ± std ({len(agg['seeds'])} seeds) | ≥ {agg['trials']} | "
+            f"**{br:.4f} ± {brs:.4f}** | | **{ba:.3f} ± {bas:.3f}** | **{hv:.3f} ± {hvs:.3f}** | "
+            f"{mr:.4f} ± {mrs:.4f} | |"
         )
     lines += ["", "std: sample standard deviation over seeds (ddof = 1).", ""]
     if trials:
@@ -455,10 +550,25 @@ def _write_markdown(path: str, result: dict[str, Any]) -> None:
             "",
         ]
     for name, pair in result["paired"].items():
-        (db, dbs), (dh, dhs) = pair["best_reward"], pair["final_hypervolume"]
+        n = len(pair["seeds"])
         lines += [
-            f"Paired by seed, {name}: best reward {db:+.4f} ± {dbs:.4f}, final hypervolume "
-            f"{dh:+.3f} ± {dhs:.3f} ({len(pair['seeds'])} seeds). Same seed ⇒ same data split "
+            f"Paired by seed, {name} (at the budget both reached: "
+            f"{', '.join(map(str, pair['trials']))} trials):",
+            "",
+            "| figure | mean difference ± std | wins | Wilcoxon p (two-sided) |",
+            "|---|---|---|---|",
+            *(
+                f"| {label} | {pair[key][0]:+.4f} ± {pair[key][1]:.4f} | "
+                f"{pair[f'{key}_wins']}/{n} | {pair[f'{key}_p']:.3g} |"
+                for key, label in (
+                    ("best_reward", "best reward"),
+                    ("best_accuracy_at_target", "best accuracy at ≤ T"),
+                    ("final_hypervolume", "hypervolume"),
+                )
+            ),
+            "",
+            f"With {n} seeds the smallest two-sided p a signed-rank test can give is "
+            f"{2 / 2**n:.3g}. Same seed ⇒ same data split "
             f"and controller RNG stream: {pair['identical_archs']} of "
             f"{pair['compared_trials']} trials sampled the identical architecture in both "
             "searches; on those, proxy accuracy differed by "
@@ -472,15 +582,19 @@ def _write_markdown(path: str, result: dict[str, Any]) -> None:
         handle.write("\n".join(lines))
 
 
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
 def _plot(path: str, summary: dict[str, Any], config: dict[str, Any]) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(1, 2, figsize=(10, 4))
+    figure, axes = plt.subplots(1, 3, figsize=(14, 4))
     for algorithm, agg in summary.items():
-        for ax, key in zip(axes, ("best_reward", "hypervolume"), strict=True):
+        for ax, key in zip(axes, CURVES, strict=True):
             mean = np.array(agg["curves"][key]["mean"], dtype=float)
             std = np.array(agg["curves"][key]["std"], dtype=float)
             x = np.arange(1, len(mean) + 1)
@@ -489,7 +603,8 @@ def _plot(path: str, summary: dict[str, Any], config: dict[str, Any]) -> None:
             )
             ax.fill_between(x, mean - std, mean + std, color=line.get_color(), alpha=0.2)
     axes[0].set_ylabel("best reward so far")
-    axes[1].set_ylabel(f"hypervolume (ms·acc, ref {config['latency_ref_ms']:.2f} ms)")
+    axes[1].set_ylabel(f"best accuracy at ≤ T ({config['latency_target_ms']:.2f} ms)")
+    axes[2].set_ylabel(f"hypervolume (ms·acc, ref {config['latency_ref_ms']:.2f} ms)")
     for ax in axes:
         ax.set_xlabel("trial")
         ax.grid(alpha=0.3)
@@ -505,10 +620,8 @@ def main(argv: list[str]) -> None:
     started = time.time()
     seeds = [int(seed) for seed in FLAGS.seeds]
     for algorithm in FLAGS.algorithms:
-        if algorithm not in ("reinforce", "ppo", "random"):
-            raise app.UsageError(
-                f"--algorithms: expected reinforce, ppo or random; got {algorithm!r}"
-            )
+        if algorithm not in METHODS:
+            raise app.UsageError(f"--algorithms: expected one of {METHODS}; got {algorithm!r}")
     if FLAGS.backend == "predictor":
         if not FLAGS.predictor_table:
             raise app.UsageError("--backend=predictor needs --predictor_table")
@@ -520,14 +633,12 @@ def main(argv: list[str]) -> None:
         "T = %.3f ms (%s); hypervolume reference %.3f ms", target_ms, target_source, latency_ref
     )
     if FLAGS.run:
-        for seed in seeds:  # interleaved, so a partial run compares like with like
-            for algorithm in FLAGS.algorithms:
-                _run_search(algorithm, seed, target_ms)
+        _run_all(seeds, target_ms)
     searches = [
         s
         for seed in seeds
         for a in FLAGS.algorithms
-        if (s := _search_summary(a, seed, latency_ref))
+        if (s := _search_summary(a, seed, latency_ref, target_ms))
     ]
     config = {
         "command": shlex.join([os.path.relpath(sys.executable, REPO), *sys.argv]),
@@ -537,6 +648,7 @@ def main(argv: list[str]) -> None:
             for name in (
                 "algorithms",
                 "trials",
+                "chunk",
                 "policy",
                 "epochs",
                 "steps_per_epoch",

@@ -29,7 +29,13 @@ flags.DEFINE_string(
     "Search space: mnasnet, mnasnet-extended, mobilenetv3-large, mobilenetv3-small.",
 )
 flags.DEFINE_enum("algorithm", "reinforce", ["reinforce", "ppo", "random"], "Search algorithm.")
-flags.DEFINE_enum("policy", "lstm", ["lstm", "independent"], "Controller policy (RL only).")
+flags.DEFINE_enum(
+    "policy",
+    "independent",
+    ["independent", "lstm"],
+    "Controller policy (RL only): independent categoricals (TuNAS; learns within ~100 trials) "
+    "or the MnasNet paper's LSTM (needs a few hundred; docs/REPRODUCTION.md).",
+)
 flags.DEFINE_string("dataset", "digits", "Data set: digits, folder:<path> or a tfds name.")
 flags.DEFINE_string("data_dir", None, "tfds data directory.")
 flags.DEFINE_integer(
@@ -53,6 +59,27 @@ flags.DEFINE_integer(
 flags.DEFINE_integer("batch_size", 64, "Proxy training batch size.", lower_bound=1)
 flags.DEFINE_float("learning_rate", None, "Proxy learning rate (default: the proxy recipe's).")
 flags.DEFINE_integer("max_trials", 20, "Number of architectures to sample.", lower_bound=1)
+flags.DEFINE_integer(
+    "trials_per_run",
+    None,
+    "Stop this run after this many new trials; run the same command again to go on (the "
+    "project resumes), e.g. to interleave several searches or to fit a time slot.",
+    lower_bound=1,
+)
+flags.DEFINE_integer(
+    "recycle_every",
+    20,
+    "Proxy training runs in a child process replaced after this many trials, so memory stays "
+    "flat over long searches (TensorFlow keeps ~65 MB per trained model); 0 trains in this "
+    "process.",
+    lower_bound=0,
+)
+flags.DEFINE_bool(
+    "reuse_results",
+    True,
+    "An architecture sampled again reuses its recorded proxy result instead of training again "
+    "(its reward still teaches the controller; trials.csv names the trial it came from).",
+)
 flags.DEFINE_float(
     "latency_target_ms",
     None,
@@ -211,6 +238,7 @@ def main(argv: list[str]) -> int:
         max_trials=FLAGS.max_trials,
         seed=FLAGS.seed,
         worker_timeout_s=FLAGS.worker_timeout_s,
+        trials_per_run=FLAGS.trials_per_run,
     )
     tuner = tuner_module.MnasTuner(
         oracle,
@@ -222,6 +250,8 @@ def main(argv: list[str]) -> int:
         project_name=FLAGS.project_name,
         overwrite=FLAGS.overwrite,
         search_seed=FLAGS.seed,
+        reuse_results=FLAGS.reuse_results,
+        recycle_every=FLAGS.recycle_every,
     )
     tuner.references = references
     log.info(

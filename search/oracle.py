@@ -82,7 +82,7 @@ class MnasOracle(keras_tuner.Oracle):
     Args:
       space: the search space; its decisions are declared as HyperParameters up front.
       algorithm: 'reinforce', 'ppo' or 'random' (uniform sampling, for comparison).
-      policy: 'lstm' (NASNet / MnasNet controller) or 'independent'.
+      policy: 'independent' (default; TuNAS) or 'lstm' (NASNet / MnasNet controller).
       reward: the reward the tuner computes (kept here so the tuner and reports can read it,
         and stored in the state to warn when a resumed search changes it).
       max_trials: number of trials.
@@ -94,6 +94,8 @@ class MnasOracle(keras_tuner.Oracle):
         entropy_coef, baseline_decay, clip_epsilon, ppo_epochs, …).
       worker_timeout_s: distributed search: seconds without news after which a running trial
         is handed to another worker (None: never).
+      trials_per_run: stop this process after sampling this many new trials (None: run to
+        `max_trials`); the project resumes from there, e.g. to interleave several searches.
       max_retries_per_trial, max_consecutive_failed_trials: as in keras_tuner.Oracle.
     """
 
@@ -102,7 +104,7 @@ class MnasOracle(keras_tuner.Oracle):
         space: SearchSpace,
         *,
         algorithm: str = "reinforce",
-        policy: str = "lstm",
+        policy: str = "independent",
         reward: RewardConfig | None = None,
         max_trials: int = 100,
         seed: int | None = None,
@@ -113,6 +115,7 @@ class MnasOracle(keras_tuner.Oracle):
         worker_timeout_s: float | None = None,
         max_retries_per_trial: int = 0,
         max_consecutive_failed_trials: int = 3,
+        trials_per_run: int | None = None,
     ) -> None:
         objective = objective or keras_tuner.Objective("reward", "max")
         if not isinstance(objective, keras_tuner.Objective) or objective.direction != "max":
@@ -123,6 +126,12 @@ class MnasOracle(keras_tuner.Oracle):
             raise ValueError(f"max_trials must be a positive integer; got {max_trials!r}")
         if failed_reward is not None and not np.isfinite(failed_reward):
             raise ValueError(f"failed_reward must be None or finite; got {failed_reward!r}")
+        if trials_per_run is not None and (
+            not isinstance(trials_per_run, int) or trials_per_run < 1
+        ):
+            raise ValueError(
+                f"trials_per_run must be a positive integer or None; got {trials_per_run!r}"
+            )
         if worker_timeout_s is not None and not worker_timeout_s > 0:
             raise ValueError(f"worker_timeout_s must be positive or None; got {worker_timeout_s!r}")
         super().__init__(
@@ -153,18 +162,28 @@ class MnasOracle(keras_tuner.Oracle):
         self.buffer: list[dict[str, Any]] = []  # ended trials not yet learned from
         self.last_update: dict[str, float] = {}
         self.entropy_history: dict[str, float] = {}  # trial_id -> policy entropy when sampled
+        self.baseline_history: dict[str, float] = {}  # trial_id -> reward baseline when sampled
         self.worker_timeout_s = worker_timeout_s
         self.clock = time.monotonic
         self._last_news: dict[str, float] = {}  # trial_id -> clock() of its last create/update
         self._defer_save = False
+        self.trials_per_run = trials_per_run
+        self._sampled_this_run = 0
 
     # ---- keras-tuner hooks ----
 
     def populate_space(self, trial_id: str) -> dict[str, Any]:
-        """Samples the next architecture from the controller (or STOPPED at max_trials)."""
+        """Samples the next architecture from the controller (or STOPPED at max_trials, or
+        after `trials_per_run` new trials in this process)."""
         if self.max_trials and len(self.trials) >= self.max_trials:
             return {"status": _STATUS.STOPPED, "values": None}
+        if self.trials_per_run is not None and self._sampled_this_run >= self.trials_per_run:
+            return {"status": _STATUS.STOPPED, "values": None}
+        self._sampled_this_run += 1
         self.entropy_history[trial_id] = self.controller.entropy()
+        baseline = getattr(self.controller, "baseline", None)  # None: random, or no reward yet
+        if baseline is not None:
+            self.baseline_history[trial_id] = baseline
         choices, log_prob = self.controller.sample()
         self.pending[trial_id] = {"choices": choices, "log_prob": log_prob}
         return {"status": _STATUS.RUNNING, "values": self.space.to_values(choices)}
@@ -285,6 +304,7 @@ class MnasOracle(keras_tuner.Oracle):
             "last_update": self.last_update,
         }
         state["entropy_history"] = self.entropy_history
+        state["baseline_history"] = self.baseline_history
         return state
 
     def set_state(self, state: dict[str, Any]) -> None:
@@ -312,6 +332,7 @@ class MnasOracle(keras_tuner.Oracle):
         self.buffer = list(mnas["buffer"])
         self.last_update = dict(mnas["last_update"])
         self.entropy_history = dict(state.get("entropy_history") or {})
+        self.baseline_history = dict(state.get("baseline_history") or {})
 
     def save(self) -> None:
         """Writes `oracle.json` atomically (skipped inside `end_trial` until the policy update

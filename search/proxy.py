@@ -130,6 +130,16 @@ class ProxyData:
         # Fails now (a bad name, a batch larger than the split) rather than in the first trial.
         self.train(split_seed)
 
+    def config(self) -> dict[str, Any]:
+        """The constructor's arguments: another process builds the same data from them."""
+        return {
+            "dataset": self.dataset,
+            "image_size": self.image_size,
+            "batch_size": self.batch_size,
+            "data_dir": self.data_dir,
+            "split_seed": self.split_seed,
+        }
+
     def train(self, shuffle_seed: int):
         """The training split, shuffled and augmented as `shuffle_seed` decides."""
         from mnasnet_tf import data

@@ -34,6 +34,8 @@ TRIAL_COLUMNS = (
     "convert_seconds",
     "measure_seconds",
     "controller_entropy",
+    "controller_baseline",
+    "cached_from",
     "reason",
 )
 
@@ -186,6 +188,17 @@ def summary(
     }
 
 
+def wilcoxon_p(differences) -> float:
+    """Two-sided Wilcoxon signed-rank p-value of paired differences (zeros dropped); NaN with
+    fewer than two non-zero pairs. Exact for small samples (5 pairs: p ≥ 0.0625)."""
+    from scipy import stats
+
+    values = [float(d) for d in differences if d != 0]
+    if len(values) < 2:
+        return math.nan
+    return float(stats.wilcoxon(values).pvalue)
+
+
 def hypervolume(points: Sequence[tuple[float, float]], *, latency_ref: float) -> float:
     """Area dominated by the (latency, accuracy) points, bounded by latency ≤ `latency_ref` and
     accuracy ≥ 0 (the larger the better). Points slower than the reference count nothing."""
@@ -326,7 +339,8 @@ def write_pareto(
 
 
 def write_history(records: Sequence[dict[str, Any]], png_path: str) -> None:
-    """Reward per trial with the running best, and the controller's entropy, in one figure."""
+    """Reward per trial with the running best and the controller's reward baseline, and the
+    controller's entropy, in one figure."""
     plt = _pyplot()
     figure, (top, bottom) = plt.subplots(2, 1, figsize=(7, 5), sharex=True)
     xs, rewards, best, running = [], [], [], -math.inf
@@ -339,6 +353,19 @@ def write_history(records: Sequence[dict[str, Any]], png_path: str) -> None:
             best.append(running)
     top.plot(xs, rewards, "o", markersize=4, color="#9aa5b1", label="reward")
     top.plot(xs, best, "-", color="#d1495b", label="best so far")
+    baseline = [
+        (i, r["controller_baseline"])
+        for i, r in enumerate(records)
+        if _is_number(r.get("controller_baseline"))
+    ]
+    if baseline:
+        top.plot(
+            [b[0] for b in baseline],
+            [b[1] for b in baseline],
+            "--",
+            color="#2e86ab",
+            label="controller baseline (EMA)",
+        )
     failed = [i for i, r in enumerate(records) if r.get("status") not in ("COMPLETED", "RUNNING")]
     if failed and rewards:
         top.plot(failed, [min(rewards)] * len(failed), "x", color="black", label="failed")

@@ -25,11 +25,27 @@ from keras_tuner.engine import trial as trial_module
 from mnasnet_tf import arch_string, stats
 from search import report
 from search.latency_meter import LatencyMeter
-from search.proxy import FixedData, ProxyData, ProxyTask, run_proxy
+from search.proxy import FixedData, ProxyData, ProxyTask
+from search.proxy_worker import (
+    DEFAULT_RECYCLE_EVERY,
+    InProcessTrainer,
+    ProxyWorker,
+    ProxyWorkerError,
+)
 from search.reward import RewardConfig
 from search.space import SearchSpace
 
 log = logging.getLogger("mnasnet_tf.search")
+
+_REUSED_METRICS = (
+    "accuracy",
+    "accuracy_std",
+    "latency_ms",
+    "latency_min_ms",
+    "latency_p90_ms",
+    "params",
+    "macs",
+)
 
 
 class MnasTuner(base_tuner.BaseTuner):
@@ -50,8 +66,16 @@ class MnasTuner(base_tuner.BaseTuner):
         overwrite: bool = False,
         write_reports: bool = True,
         search_seed: int = 0,
+        reuse_results: bool = True,
+        recycle_every: int = DEFAULT_RECYCLE_EVERY,
     ) -> None:
+        if not isinstance(recycle_every, int) or recycle_every < 0:
+            raise ValueError(f"recycle_every must be an integer ≥ 0; got {recycle_every!r}")
         self.space = space
+        self.reuse_results = reuse_results
+        self.recycle_every = recycle_every
+        self._in_process = InProcessTrainer()
+        self._worker: ProxyWorker | None = None
         self.search_seed = search_seed
         self.reward = reward
         self.proxy = proxy
@@ -80,19 +104,16 @@ class MnasTuner(base_tuner.BaseTuner):
         """Builds, proxy-trains (seeded by the search seed and the architecture, `proxy.repeats`
         times) and measures the trial's architecture; returns its metrics. `data` is a
         `ProxyData`, or a ready-made training pipeline with `validation_data`."""
-        import keras
-
         arch = self.space.from_hyperparameters(trial.hyperparameters.values)
+        if self.reuse_results:
+            earlier = self._earlier_result(arch, trial.trial_id)
+            if earlier is not None:
+                return earlier
         if not isinstance(data, (ProxyData, FixedData)):
             data = FixedData(data, validation_data)
         start = time.perf_counter()
         oracle = self.oracle
-
-        class Heartbeat(keras.callbacks.Callback):
-            """Tells the (possibly remote) oracle after each epoch that this trial is alive."""
-
-            def on_epoch_end(self, epoch, logs=None):
-                oracle.get_trial(trial.trial_id)
+        trainer = self._trainer(data)
 
         # The deployment model converts in the meter's process while the proxy trains.
         try:
@@ -100,17 +121,18 @@ class MnasTuner(base_tuner.BaseTuner):
         except ValueError as error:  # a prediction the table cannot make
             raise keras_tuner.errors.FailedTrialError(f"latency measurement: {error}") from error
         try:
-            result, model = run_proxy(
+            result = trainer.run(
                 arch,
                 task=self.proxy,
                 data=data,
                 search_seed=self.search_seed,
-                callbacks=[Heartbeat()],
-                keep_model=True,
+                # Tells the (possibly remote) oracle after each epoch that this trial is alive.
+                on_epoch=lambda epoch: oracle.get_trial(trial.trial_id),
             )
         except Exception as error:  # noqa: BLE001 - any training failure ends the trial
             pending.cancel()
-            if type(error).__name__ == "ResourceExhaustedError":
+            kind = error.kind if isinstance(error, ProxyWorkerError) else type(error).__name__
+            if kind == "ResourceExhaustedError":
                 raise keras_tuner.errors.FailedTrialError(f"out of memory: {error}") from error
             raise
         if result.nan:
@@ -129,7 +151,7 @@ class MnasTuner(base_tuner.BaseTuner):
         )
         if value.value > self._best_reward:
             self._best_reward = value.value
-            self._save_best_model(trial.trial_id, model)
+            self._save_best_model(trial.trial_id, trainer)
         metrics = {
             "reward": value.value,
             "accuracy": result.accuracy,
@@ -147,10 +169,61 @@ class MnasTuner(base_tuner.BaseTuner):
             metrics["accuracy_std"] = result.accuracy_std
         return metrics
 
-    def _save_best_model(self, trial_id: str, model) -> None:
+    def _earlier_result(self, arch, trial_id: str) -> dict[str, float] | None:
+        """The metrics of an earlier completed trial of the same architecture (the reward
+        cache): proxy runs are seeded by the search seed and the architecture, so training it
+        again would give the same result. The reward is recomputed with this search's reward,
+        and `cached_from` names the trial that trained it."""
+        encoded = arch_string.encode(arch)
+        for record in self.records():
+            if (
+                record["trial"] == trial_id
+                or record["status"] != "COMPLETED"
+                or record.get("arch") != encoded
+                or record.get("accuracy") is None
+                or record.get("latency_ms") is None
+            ):
+                continue
+            source = record.get("cached_from") or record["trial"]
+            metrics = {
+                key: float(record[key]) for key in _REUSED_METRICS if record.get(key) is not None
+            }
+            metrics.update(
+                reward=self.reward(record["accuracy"], record["latency_ms"]).value,
+                cached_from=float(int(source)),
+                train_seconds=0.0,
+                convert_seconds=0.0,
+                measure_seconds=0.0,
+                seconds=0.0,
+            )
+            log.info("trial %s: architecture already trained in trial %s; reused", trial_id, source)
+            return metrics
+        return None
+
+    def _trainer(self, data) -> InProcessTrainer | ProxyWorker:
+        """Where proxy training runs: a recycled child process for `ProxyData` (memory stays
+        flat over long searches), this process for ready-made datasets or recycle_every=0."""
+        if self.recycle_every == 0 or not isinstance(data, ProxyData):
+            return self._in_process
+        if self._worker is None:
+            self._worker = ProxyWorker(data.config(), recycle_every=self.recycle_every)
+        return self._worker
+
+    def on_search_end(self) -> None:
+        """Stops the proxy training process."""
+        super().on_search_end()
+        self.close_trainer()
+
+    def close_trainer(self) -> None:
+        """Stops the proxy training process, if any (a later trial starts a new one)."""
+        if self._worker is not None:
+            self._worker.close()
+        self._in_process.close()
+
+    def _save_best_model(self, trial_id: str, trainer) -> None:
         path = os.path.join(self.get_trial_dir(trial_id), "model.keras")
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        model.save(path)
+        trainer.save_model(path)
         for old in glob.glob(os.path.join(self.project_dir, "trial_*", "model.keras")):
             if old != path:
                 os.remove(old)
@@ -200,11 +273,13 @@ class MnasTuner(base_tuner.BaseTuner):
         """One plain record per trial, rebuilt from the trial files on disk (works for a resumed
         search and for workers sharing the directory); only changed files are parsed again."""
         entropies = getattr(self.oracle, "entropy_history", None)  # a local MnasOracle's
+        baselines = getattr(self.oracle, "baseline_history", None)
         return load_records(
             self.project_dir,
             self.space,
             cache=self._record_cache,
-            entropies=None if entropies is None else _entropies(entropies),
+            entropies=None if entropies is None else _history(entropies),
+            baselines=None if baselines is None else _history(baselines),
         )
 
     def write_all_reports(self, records: list[dict[str, Any]] | None = None) -> dict[str, str]:
@@ -225,6 +300,7 @@ def load_records(
     *,
     cache: dict[str, Any] | None = None,
     entropies: dict[str, float] | None = None,
+    baselines: dict[str, float] | None = None,
 ) -> list[dict[str, Any]]:
     """Plain trial records from `<project_dir>/trial_*/trial.json`, in trial order.
 
@@ -232,9 +308,13 @@ def load_records(
       cache: a dict this function keeps between calls: a trial file unchanged since the last
         call (same inode, size and modification time) is not parsed again.
       entropies: the controller entropy per trial id (None: read from `oracle.json`).
+      baselines: the controller's reward baseline per trial id when it was sampled (None: read
+        from `oracle.json`).
     """
-    if entropies is None:
-        entropies = _entropy_history(project_dir)
+    if entropies is None or baselines is None:
+        saved_entropies, saved_baselines = _saved_histories(project_dir)
+        entropies = saved_entropies if entropies is None else entropies
+        baselines = saved_baselines if baselines is None else baselines
     cache = {} if cache is None else cache
     records = []
     for path in sorted(glob.glob(os.path.join(project_dir, "trial_*", "trial.json"))):
@@ -253,6 +333,8 @@ def load_records(
             cache[path] = (stamp, dict(record))
         if record["trial"] in entropies:
             record["controller_entropy"] = entropies[record["trial"]]
+        if record["trial"] in baselines:
+            record["controller_baseline"] = baselines[record["trial"]]
         records.append(record)
     # Ids are zero-padded to the width of max_trials at creation, so a resumed search with a
     # larger budget mixes widths ('9', '10'): order by number.
@@ -275,23 +357,29 @@ def _load_record(path: str, space: SearchSpace) -> dict[str, Any] | None:
     for name in report.TRIAL_COLUMNS:
         if trial.metrics.exists(name):
             record[name] = trial.metrics.get_last_value(name)
+    if record.get("cached_from") is not None:  # a trial id, stored as a number
+        record["cached_from"] = str(int(record["cached_from"])).zfill(len(trial.trial_id))
     if trial.message:
         record["reason"] = trial.message
     return record
 
 
-def _entropies(history: dict[Any, Any]) -> dict[str, float]:
-    return {str(k): float(v) for k, v in dict(history).items()}
+def _history(history: dict[Any, Any]) -> dict[str, float]:
+    return {str(k): float(v) for k, v in dict(history).items() if v is not None}
 
 
-def _entropy_history(project_dir: str) -> dict[str, float]:
+def _saved_histories(project_dir: str) -> tuple[dict[str, float], dict[str, float]]:
+    """The controller entropy and reward baseline per trial, from `oracle.json`."""
     path = os.path.join(project_dir, "oracle.json")
     try:
         with open(path, encoding="utf-8") as handle:
             state = json.load(handle)
     except (OSError, json.JSONDecodeError):
-        return {}
-    return _entropies(state.get("entropy_history") or {})
+        return {}, {}
+    return (
+        _history(state.get("entropy_history") or {}),
+        _history(state.get("baseline_history") or {}),
+    )
 
 
 def write_reports(

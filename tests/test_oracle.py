@@ -97,6 +97,12 @@ def test_reward_goes_up_and_stops_at_max_trials(tmp_path):
         saved = json.load(handle)
     assert len(saved["entropy_history"]) == 120
     assert saved["entropy_history"]["000"] == pytest.approx(np.log(SPACE.choice_sizes()).sum())
+    # The reward baseline each trial was sampled under: none before the first reward, then an
+    # EMA of the rewards (it rises as the rewards do).
+    baselines = saved["baseline_history"]
+    assert "000" not in baselines and len(baselines) == 119
+    assert baselines["001"] == pytest.approx(rewards[0])
+    assert baselines["119"] > baselines["010"]
 
 
 def test_random_algorithm(tmp_path):
@@ -342,3 +348,23 @@ def test_constructor_errors():
         MnasOracle(SPACE, algorithm="bayes")
     with pytest.raises(ValueError, match="worker_timeout_s must be positive"):
         MnasOracle(SPACE, worker_timeout_s=0)
+
+
+def test_trials_per_run_stops_the_process_and_a_resume_goes_on_identically(tmp_path):
+    reference = make_oracle(tmp_path / "reference", max_trials=10)
+    run_all(reference)
+
+    oracle = make_oracle(tmp_path / "chunked", max_trials=10, trials_per_run=4)
+    counts = [len(run_all(oracle))]
+    assert oracle.create_trial("tuner0").status == "STOPPED"  # and stays so in this process
+    while len(oracle.trials) < 10:
+        oracle = make_oracle(tmp_path / "chunked", max_trials=10, trials_per_run=4, seed=99)
+        oracle.reload()
+        counts.append(len(run_all(oracle)))
+    assert counts == [4, 4, 2]
+    assert controller_state(oracle) == controller_state(reference)
+    assert {k: t.hyperparameters.values for k, t in oracle.trials.items()} == {
+        k: t.hyperparameters.values for k, t in reference.trials.items()
+    }
+    with pytest.raises(ValueError, match="trials_per_run must be a positive integer"):
+        MnasOracle(SPACE, trials_per_run=0)

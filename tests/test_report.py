@@ -1,6 +1,7 @@
 """Tests for search/report.py: Pareto front, hypervolume and the report files."""
 
 import csv
+import math
 import os
 
 import pytest
@@ -151,3 +152,9 @@ def test_pareto_csv_has_a_kind_column_with_every_reference(tmp_path):
     assert rows[2]["dominated_by"] == "0" and float(rows[2]["accuracy"]) == 0.8
     assert rows[3]["accuracy"] == "" and rows[3]["dominated_by"] == ""
     assert os.path.getsize(tmp_path / "p.png") > 1000
+
+
+def test_wilcoxon_p_is_exact_for_small_paired_samples():
+    assert report.wilcoxon_p([0.1, 0.2, 0.3, 0.4, 0.5]) == pytest.approx(0.0625)
+    assert report.wilcoxon_p([0.1, -0.2, 0.3, -0.4, 0.5]) > 0.5
+    assert math.isnan(report.wilcoxon_p([0.0, 0.0, 0.1]))

@@ -107,6 +107,8 @@ SEARCH = {
             "trials": 40,
             "failed": 1,
             "best_reward": 0.81234,
+            "best_accuracy_at_target": 0.9,
+            "cached": 2,
             "final_hypervolume": 12.5,
         },
         {
@@ -115,20 +117,46 @@ SEARCH = {
             "trials": 40,
             "failed": 0,
             "best_reward": 0.75432,
+            "best_accuracy_at_target": 0.85,
             "final_hypervolume": 10.25,
         },
     ],
     "summary": {
-        "reinforce": {"best_reward": [0.81234, 0.01], "final_hypervolume": [12.5, 1.5]},
-        "random": {"best_reward": [0.75432, 0.02], "final_hypervolume": [10.25, 2.0]},
+        "reinforce": {
+            "best_reward": [0.81234, 0.01],
+            "best_accuracy_at_target": [0.9, 0.01],
+            "final_hypervolume": [12.5, 1.5],
+        },
+        "random": {
+            "best_reward": [0.75432, 0.02],
+            "best_accuracy_at_target": [0.85, 0.02],
+            "final_hypervolume": [10.25, 2.0],
+        },
     },
     "paired": {
         "reinforce-random": {
             "best_reward": [0.05802, 0.01],
+            "best_reward_wins": 5,
+            "best_reward_p": 0.0625,
             "final_hypervolume": [2.25, 0.5],
+            "final_hypervolume_wins": 4,
+            "final_hypervolume_p": 0.125,
             "identical_archs": 3,
             "compared_trials": 40,
         }
+    },
+}
+CONTROLLER = {
+    "config": {"seeds": 20, "samples": 300, "interaction": 0.3, "noise_over_signal": 0.305},
+    "table": {
+        "random": {"100": {"best_z": [2.5, 0.4], "entropy": 42.5}},
+        "independent": {
+            "100": {
+                "best_z": [3.8, 0.5],
+                "entropy": 13.7,
+                "vs_random": {"mean_diff": 1.29, "wins": 20, "p": 1.9e-06},
+            }
+        },
     },
 }
 INT8 = {
@@ -220,6 +248,7 @@ def results(tmp_path):
         ("zoo_latency", ZOO_LATENCY),
         ("predictor_accuracy", PREDICTOR),
         ("search_efficiency", SEARCH),
+        ("controller_efficiency", CONTROLLER),
         ("train_throughput", THROUGHPUT),
         ("int8_agreement", INT8),
         ("proxy_check_digits", PROXY_CHECK),
@@ -308,10 +337,18 @@ def test_generic_sections_show_every_scalar(repro, results):
 
 def test_search_efficiency_and_int8_figures_match_the_json(repro, results):
     text = _section(repro.build_report(str(results)), 6)
-    assert "| reinforce | 0 | 40 (1) | 0.8123 | 12.500 |" in text
-    assert "| **reinforce** | mean ± std |  | **0.8123 ± 0.0100** | **12.500 ± 1.500** |" in text
-    assert "| **random** | mean ± std |  | **0.7543 ± 0.0200** | **10.250 ± 2.000** |" in text
-    assert "best reward 0.0580 ± 0.0100" in text and "3 of 40 trial pairs" in text
+    assert "| independent | 3.80 ± 0.50 (+1.29, 20/20, p=1.9e-06) | 13.7 |" in text
+    assert "| random | 2.50 ± 0.40 | 42.5 |" in text
+    real = text[text.index("### On the real proxy") :]
+    assert "| reinforce | 0 | 40 (1, 2) | 0.8123 | 0.900 | 12.500 |" in real
+    assert (
+        "| **reinforce** | mean ± std |  | **0.8123 ± 0.0100** | **0.900 ± 0.010** | "
+        "**12.500 ± 1.500** |"
+    ) in real
+    assert "| best reward | 0.0580 ± 0.0100 | 5 | 0.062 |" in real
+    assert "| final hypervolume | 2.250 ± 0.500 | 4 | 0.12 |" in real
+    assert "No significant difference on best reward at this budget (p = 0.0625" in real
+    assert "3 of 40 trial pairs" in real
     text = _section(repro.build_report(str(results)), 7)
     assert "| validation | 300 | 0.9700 | 0.9700 | 0.9600 | 0.9867 |" in text
 

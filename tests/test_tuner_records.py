@@ -44,16 +44,19 @@ def test_only_changed_trial_files_are_parsed_again(tmp_path, monkeypatch):
     load = tuner._load_record
     monkeypatch.setattr(tuner, "_load_record", lambda path, s: parsed.append(path) or load(path, s))
     cache = {}
-    first = tuner.load_records(str(tmp_path), space, cache=cache, entropies={"1": 3.0})
+    first = tuner.load_records(
+        str(tmp_path), space, cache=cache, entropies={"1": 3.0}, baselines={"2": 0.4}
+    )
     assert len(parsed) == 3
     assert [r.get("controller_entropy") for r in first] == [None, 3.0, None]
+    assert [r.get("controller_baseline") for r in first] == [None, None, 0.4]
     save("1", 0.75)
-    again = tuner.load_records(str(tmp_path), space, cache=cache, entropies={})
+    again = tuner.load_records(str(tmp_path), space, cache=cache, entropies={}, baselines={})
     assert parsed[3:] == [os.path.join(str(tmp_path), "trial_1", "trial.json")]
     assert [r["accuracy"] for r in again] == [0.5, 0.75, 0.5]
     assert "controller_entropy" not in again[1]
     # The same records as a fresh read.
-    fresh = tuner.load_records(str(tmp_path), space, entropies={})
+    fresh = tuner.load_records(str(tmp_path), space, entropies={}, baselines={})
     assert [{k: v for k, v in r.items() if k != "arch_spec"} for r in fresh] == [
         {k: v for k, v in r.items() if k != "arch_spec"} for r in again
     ]

@@ -1,0 +1,133 @@
+"""The search-quality benchmark scripts on tiny inputs: the synthetic controller benchmark end to
+end, and the search-efficiency aggregation (paired figures, Wilcoxon, budgets) on hand-made
+trials.csv files (no search is run)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "benchmarks"))
+
+
+def test_landscape_is_standardised_and_its_noise_is_fixed_per_architecture():
+    import controller_efficiency as ce
+
+    from search.space import get_space
+
+    sizes = get_space("mnasnet").choice_sizes()
+    landscape = ce.Landscape(sizes, seed=3, interaction=0.3)
+    rng = np.random.default_rng(0)
+    zs = [landscape.z([int(rng.integers(n)) for n in sizes]) for _ in range(4000)]
+    assert abs(np.mean(zs)) < 0.06 and abs(np.std(zs) - 1.0) < 0.06
+    arch = [0] * len(sizes)
+    assert landscape.epsilon(arch) == landscape.epsilon(list(arch))
+    assert landscape.epsilon(arch) != ce.Landscape(sizes, seed=4, interaction=0.3).epsilon(arch)
+
+
+def test_controller_benchmark_runs_and_writes_its_table(tmp_path):
+    out = tmp_path / "ce"
+    subprocess.run(
+        [
+            sys.executable,
+            os.path.join(REPO, "benchmarks", "controller_efficiency.py"),
+            "--seeds=3",
+            "--samples=20",
+            "--budgets=10,20",
+            "--methods=random,independent β1=0 lr 0.1 (default)",
+            f"--out={out}",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    result = json.loads((tmp_path / "ce.json").read_text())
+    row = result["table"]["independent β1=0 lr 0.1 (default)"]["20"]
+    assert set(row) == {"best_z", "recent_mean_z", "entropy", "vs_random"}
+    assert 0 <= row["vs_random"]["wins"] <= 3
+    assert "| random |" in (tmp_path / "ce.md").read_text()
+    assert (tmp_path / "ce.png").stat().st_size > 0
+
+
+def _write_project(workdir, name, rewards, cached=()):
+    project = workdir / name
+    project.mkdir(parents=True)
+    with open(project / "trials.csv", "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(
+            handle,
+            fieldnames=[
+                "trial",
+                "status",
+                "arch",
+                "accuracy",
+                "latency_ms",
+                "reward",
+                "seconds",
+                "train_seconds",
+                "convert_seconds",
+                "measure_seconds",
+                "cached_from",
+            ],
+        )
+        writer.writeheader()
+        for index, reward in enumerate(rewards):
+            writer.writerow(
+                {
+                    "trial": index,
+                    "status": "COMPLETED",
+                    "arch": f"a{index}",
+                    "accuracy": reward,
+                    "latency_ms": 5.0 + index % 3,
+                    "reward": reward,
+                    "seconds": 10,
+                    "train_seconds": 8,
+                    "convert_seconds": 1,
+                    "measure_seconds": 0.5,
+                    "cached_from": "0" if index in cached else "",
+                }
+            )
+
+
+def test_search_efficiency_aggregates_paired_figures_at_the_common_budget(tmp_path):
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    (workdir / "target.json").write_text(json.dumps({"latency_target_ms": 6.0, "source": "test"}))
+    for seed in range(5):
+        _write_project(workdir, f"random_seed{seed}", [0.5, 0.6, 0.55, 0.6, 0.61, 0.62])
+        # RL is better from trial 3 on, but seed 4 has only 4 trials so far.
+        rl = [0.5, 0.6, 0.7 + seed / 100, 0.8, 0.81, 0.82][: 4 if seed == 4 else 6]
+        _write_project(workdir, f"reinforce-independent_seed{seed}", rl, cached={3})
+    subprocess.run(
+        [
+            sys.executable,
+            os.path.join(REPO, "benchmarks", "search_efficiency.py"),
+            "--seeds=0,1,2,3,4",
+            "--algorithms=random,reinforce-independent",
+            "--trials=6",
+            "--norun",
+            f"--workdir={workdir}",
+            f"--results_dir={tmp_path / 'results'}",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    result = json.loads((tmp_path / "results" / "search_efficiency.json").read_text())
+    paired = result["paired"]["reinforce-independent-random"]
+    assert paired["trials"] == [6, 6, 6, 6, 4]  # seed 4 compared after 4 trials
+    assert paired["best_reward_wins"] == 5
+    assert paired["best_reward_p"] == pytest.approx(0.0625)  # the floor for 5 pairs
+    assert paired["best_reward"][0] == pytest.approx(0.2)  # 0.82 - 0.62; 0.8 - 0.6 at 4
+    searches = {(s["algorithm"], s["seed"]): s for s in result["searches"]}
+    assert searches[("reinforce-independent", 0)]["cached"] == 1
+    # best accuracy among models no slower than T = 6 ms (latencies cycle 5, 6, 7 ms)
+    assert searches[("random", 0)]["best_accuracy_at_target"] == 0.61
+    markdown = (tmp_path / "results" / "search_efficiency.md").read_text()
+    assert "| best reward | +" in markdown and "Wilcoxon" in markdown
