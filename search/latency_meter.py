@@ -31,6 +31,7 @@ from typing import Any
 
 from mnasnet_tf import arch_string, specs
 from search import report
+from search.child_process import exit_with_parent
 
 log = logging.getLogger("mnasnet_tf.search")
 
@@ -52,9 +53,11 @@ class Latency:
 # ---- the measurement process: module-level functions, so that they pickle ----
 
 
-def _init_process() -> None:
+def _init_process(parent_pid: int | None = None) -> None:
     """Quiet TensorFlow, one thread for graph work (conversion must not take the trainer's
-    cores), imported before the first job arrives."""
+    cores), imported before the first job arrives; the process ends with its parent."""
+    if parent_pid is not None:
+        exit_with_parent(parent_pid)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
 
@@ -299,6 +302,7 @@ class LatencyMeter:
                     max_workers=1,
                     mp_context=multiprocessing.get_context("spawn"),
                     initializer=_init_process,
+                    initargs=(os.getpid(),),
                     max_tasks_per_child=self.max_jobs_per_process,
                 )
             return self._executor.submit(function, *args)

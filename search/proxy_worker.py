@@ -23,6 +23,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+from search.child_process import exit_with_parent
 from search.proxy import ProxyOutcome, ProxyTask, run_proxy
 
 log = logging.getLogger("mnasnet_tf.search")
@@ -87,8 +88,10 @@ def _epoch_callbacks(on_epoch: Callable[[int], None] | None) -> list[Any]:
     return [EpochNews()]
 
 
-def _child_main(connection, data_config: dict[str, Any]) -> None:
-    """The child: loads the data, then serves 'run' / 'save' requests until 'stop' or EOF."""
+def _child_main(connection, data_config: dict[str, Any], parent_pid: int) -> None:
+    """The child: loads the data, then serves 'run' / 'save' requests until 'stop' or EOF (or
+    the parent's death, noticed within a second even in the middle of training)."""
+    exit_with_parent(parent_pid)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from search.proxy import ProxyData
 
@@ -151,7 +154,7 @@ class ProxyWorker:
         context = multiprocessing.get_context("spawn")
         parent_end, child_end = context.Pipe()
         process = context.Process(
-            target=_child_main, args=(child_end, self.data_config), daemon=True
+            target=_child_main, args=(child_end, self.data_config, os.getpid()), daemon=True
         )
         process.start()
         child_end.close()
