@@ -412,13 +412,20 @@ def _aggregate(searches: list[dict[str, Any]]) -> dict[str, Any]:
 def _truncate(search: dict[str, Any], trials: int) -> dict[str, Any]:
     """A search's final figures as they stood after `trials` trials."""
     curves = search["curves"]
+    per_trial = search["per_trial"][:trials]
+    done = [t for t in per_trial if t["status"] == "COMPLETED" and t.get("reward") is not None]
+    best = max(done, key=lambda t: t["reward"]) if done else None
     return {
         **search,
         "trials": trials,
         "best_reward": curves["best_reward"][trials - 1],
         "best_accuracy_at_target": curves["best_accuracy_at_target"][trials - 1],
         "final_hypervolume": curves["hypervolume"][trials - 1],
-        "per_trial": search["per_trial"][:trials],
+        "mean_reward": _mean_std([t["reward"] for t in done])[0],
+        "best_trial": None
+        if best is None
+        else {k: best[k] for k in ("trial", "arch", "accuracy", "latency_ms", "reward")},
+        "per_trial": per_trial,
     }
 
 
@@ -519,11 +526,17 @@ def _write_markdown(path: str, result: dict[str, Any]) -> None:
             agg["mean_reward"],
         )
         lines.append(
-            f"| **{algorithm}** | mean ± std ({len(agg['seeds'])} seeds) | ≥ {agg['trials']} | "
+            f"| **{algorithm}** | mean ± std ({len(agg['seeds'])} seeds) | at {agg['trials']} | "
             f"**{br:.4f} ± {brs:.4f}** | | **{ba:.3f} ± {bas:.3f}** | **{hv:.3f} ± {hvs:.3f}** | "
             f"{mr:.4f} ± {mrs:.4f} | |"
         )
-    lines += ["", "std: sample standard deviation over seeds (ddof = 1).", ""]
+    lines += [
+        "",
+        "Rows per seed: each search's figures at its own budget so far. Mean rows: at the budget "
+        f"every search has reached ({result['common_budget']} trials), so that a partial run "
+        "compares like with like. std: sample standard deviation over seeds (ddof = 1).",
+        "",
+    ]
     if trials:
         train = np.mean([t["train_seconds"] for t in trials])
         latency = np.mean([t["convert_seconds"] + t["measure_seconds"] for t in trials])
@@ -640,6 +653,7 @@ def main(argv: list[str]) -> None:
         for a in FLAGS.algorithms
         if (s := _search_summary(a, seed, latency_ref, target_ms))
     ]
+    budget = min((s["trials"] for s in searches), default=0)
     config = {
         "command": shlex.join([os.path.relpath(sys.executable, REPO), *sys.argv]),
         "seeds": seeds,
@@ -674,7 +688,10 @@ def main(argv: list[str]) -> None:
         "config": config,
         "wall_seconds": time.time() - started,
         "searches": searches,
-        "summary": _aggregate(searches),
+        # Means over seeds at the budget every search has reached (a partial run compares like
+        # with like); each search's own final figures are in "searches".
+        "common_budget": budget,
+        "summary": _aggregate([_truncate(s, budget) for s in searches]) if searches else {},
         "paired": _paired(searches),
     }
     os.makedirs(FLAGS.results_dir, exist_ok=True)

@@ -576,10 +576,11 @@ def section_search_efficiency(
             summary.get("best_accuracy_at_target", [None, None]),
             summary.get("final_hypervolume", [None, None]),
         )
+        budget = data.get("common_budget")
         rows.append(
             [
                 f"**{algorithm}**",
-                "mean ± std",
+                "mean ± std" + (f" at {budget} trials" if budget else ""),
                 "",
                 f"**{fmt(best[0], 4)} ± {fmt(best[1], 4)}**",
                 f"**{fmt(at_target[0], 3)} ± {fmt(at_target[1], 3)}**",

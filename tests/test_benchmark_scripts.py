@@ -125,6 +125,10 @@ def test_search_efficiency_aggregates_paired_figures_at_the_common_budget(tmp_pa
     assert paired["best_reward_wins"] == 5
     assert paired["best_reward_p"] == pytest.approx(0.0625)  # the floor for 5 pairs
     assert paired["best_reward"][0] == pytest.approx(0.2)  # 0.82 - 0.62; 0.8 - 0.6 at 4
+    # Means over seeds are taken at the budget every search reached (4 trials).
+    assert result["common_budget"] == 4
+    assert result["summary"]["reinforce-independent"]["best_reward"][0] == pytest.approx(0.8)
+    assert result["summary"]["random"]["best_reward"][0] == pytest.approx(0.6)
     searches = {(s["algorithm"], s["seed"]): s for s in result["searches"]}
     assert searches[("reinforce-independent", 0)]["cached"] == 1
     # best accuracy among models no slower than T = 6 ms (latencies cycle 5, 6, 7 ms)
