@@ -1,19 +1,28 @@
-"""Search efficiency: REINFORCE vs random search at the same trial budget on the proxy task.
+"""Search efficiency: RL controllers vs random search at the same trial budget on the proxy.
 
 Runs the real search binary (`python -m search.main`: keras-tuner `MnasOracle` + `MnasTuner`,
-proxy training on the bundled digits task, a real latency source) once per algorithm and seed,
-each in its own project directory (so an interrupted benchmark resumes where it stopped: the
-binary resumes a project, and a finished project is not run again). From each project's
-trials.csv it derives, after every trial, the best reward found so far and the hypervolume of
-the accuracy–latency front (`search.report.hypervolume`, fixed latency reference = factor × the
-latency target T, the same for every run). T is MobileNetV2's latency on the same backend,
-measured once and cached (or --latency_target_ms).
+proxy training on the bundled digits task, a real latency source) once per method and seed,
+each in its own project directory. With --chunk N the searches run round-robin, N trials at a
+time (seeds outer, methods inner; `search.main --trials_per_run`), so a benchmark interrupted
+at any point has compared like with like, and each chunk is a fresh process. An interrupted
+benchmark resumes where it stopped: run the same command again (a finished search is skipped).
 
-Writes benchmarks/results/search_efficiency.json (config, per-trial curves, summaries),
-.md (table: per algorithm and seed, mean ± std over seeds) and .png (mean best reward and mean
-hypervolume vs trial, ± one std over seeds). Search projects and their logs go to --workdir.
+Methods: random, reinforce / ppo (with --policy), or reinforce-lstm, reinforce-independent,
+ppo-lstm, ppo-independent. From each project's trials.csv it derives, after every trial, the best
+reward so far, the best accuracy so far among models no slower than T, and the hypervolume of
+the accuracy–latency front (`search.report.hypervolume`, fixed latency reference = factor × T).
+T is MobileNetV2's latency on the same backend, measured once per workdir and cached (or
+--latency_target_ms). Same seed ⇒ same data split and proxy seeds, so each RL search is paired
+with the random search of its seed, at the budget both have reached, with a Wilcoxon
+signed-rank p-value per figure (`search.report.wilcoxon_p`).
 
-Run: .venv/bin/python benchmarks/search_efficiency.py [--seeds 0,1,2 --trials 12]
+Writes <results_dir>/search_efficiency.json (config, per-trial curves, summaries), .md (per
+method and seed, means at the budget every search reached, paired tests) and .png (mean curves
+± one std over seeds). Search projects and their logs go to --workdir.
+
+Run: .venv/bin/python benchmarks/search_efficiency.py --seeds=0,1,2,3,4 \
+         --algorithms=random,reinforce-independent --trials=100 --chunk=10 --epochs=3 \
+         --steps_per_epoch=0
 Aggregate only what is on disk: add --norun (keeps the command and wall time of the run).
 """
 
