@@ -512,6 +512,11 @@ def section_controller_efficiency(runs: Mapping[str, Mapping[str, Any] | None]) 
     return lines
 
 
+def _wins(wins: int | None, seeds: int) -> str:
+    """'4/5' (or the bare count when the number of seeds is unknown)."""
+    return fmt(wins) if not seeds or wins is None else f"{wins}/{seeds}"
+
+
 def _p(value: float | None) -> str:
     """A p-value with two significant digits ('–' when missing)."""
     return "–" if value is None or value != value else f"{value:.2g}"
@@ -521,15 +526,21 @@ def _paired_verdict(paired: Mapping[str, Any]) -> str:
     """One sentence from the paired best-reward figures."""
     mean = (paired.get("best_reward") or [None])[0]
     p_value = paired.get("best_reward_p")
+    seeds = len(paired.get("seeds") or [])
+    wins = paired.get("best_reward_wins")
     if mean is None or p_value is None or p_value != p_value:
         return "Too few paired seeds for a test."
     if p_value < 0.05:
         side = "beats" if mean > 0 else "loses to"
         return f"The RL controller {side} random search on best reward (p = {p_value:.3g})."
-    return (
-        f"No significant difference on best reward at this budget (p = {p_value:.3g}; with 5 "
-        "seeds the smallest possible two-sided p is 0.0625)."
-    )
+    if seeds and wins in (0, seeds):
+        side = "beat" if wins else "lost to"
+        return (
+            f"The RL controller {side} random search on best reward on every one of the "
+            f"{seeds} seeds; that is the strongest result {seeds} pairs can give a two-sided "
+            f"signed-rank test (p = {p_value:.3g}): more seeds are needed for p < 0.05."
+        )
+    return f"No significant difference on best reward at this budget (p = {p_value:.3g})."
 
 
 def section_search_efficiency(
@@ -613,7 +624,7 @@ def section_search_efficiency(
                 [
                     label,
                     f"{fmt(mean, digits)} ± {fmt(std, digits)}",
-                    fmt(paired.get(f"{key}_wins")),
+                    _wins(paired.get(f"{key}_wins"), len(paired.get("seeds") or [])),
                     _p(paired.get(f"{key}_p")),
                 ]
             )

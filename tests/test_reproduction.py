@@ -347,7 +347,7 @@ def test_search_efficiency_and_int8_figures_match_the_json(repro, results):
     ) in real
     assert "| best reward | 0.0580 ± 0.0100 | 5 | 0.062 |" in real
     assert "| final hypervolume | 2.250 ± 0.500 | 4 | 0.12 |" in real
-    assert "No significant difference on best reward at this budget (p = 0.0625" in real
+    assert "No significant difference on best reward at this budget (p = 0.0625)" in real
     assert "3 of 40 trial pairs" in real
     text = _section(repro.build_report(str(results)), 7)
     assert "| validation | 300 | 0.9700 | 0.9700 | 0.9600 | 0.9867 |" in text
@@ -422,3 +422,11 @@ def test_script_writes_the_report_from_the_real_results(tmp_path):
     text = output.read_text(encoding="utf-8")
     assert text.startswith("# Reproduction report")
     assert "## 1. Architectures" in text and "## 7." in text
+
+
+def test_a_clean_sweep_of_five_seeds_is_called_what_it_is(repro):
+    paired = {**SEARCH["paired"]["reinforce-random"], "seeds": [0, 1, 2, 3, 4]}
+    text = "\n".join(repro.section_search_efficiency({**SEARCH, "paired": {"rl-random": paired}}))
+    assert "| best reward | 0.0580 ± 0.0100 | 5/5 | 0.062 |" in text
+    assert "beat random search on best reward on every one of the 5 seeds" in text
+    assert "more seeds are needed for p < 0.05" in text
