@@ -427,6 +427,7 @@ def _truncate(search: dict[str, Any], trials: int) -> dict[str, Any]:
     return {
         **search,
         "trials": trials,
+        "curves": {key: values[:trials] for key, values in curves.items()},
         "best_reward": curves["best_reward"][trials - 1],
         "best_accuracy_at_target": curves["best_accuracy_at_target"][trials - 1],
         "final_hypervolume": curves["hypervolume"][trials - 1],
