@@ -52,13 +52,13 @@ setup(
     extras_require={"test": TEST_REQUIRES},
     entry_points={
         "console_scripts": [
-            "mnasnet-models=mnasnet_tf.stats:run_main",
-            "mnasnet-train=mnasnet_tf.train:run_main",
-            "mnasnet-eval=mnasnet_tf.eval:run_main",
+            "mnasnet-models=mnasnet_tf.stats_main:run_main",
+            "mnasnet-train=mnasnet_tf.train_main:run_main",
+            "mnasnet-eval=mnasnet_tf.eval_main:run_main",
             "mnasnet-search=search.main:run_main",
             "tflite-bench=tflite_bench.main:run_main",
             "mnasnet-proxy-check=search.proxy_check_main:run_main",
-            "mnasnet-digits-m=mnasnet_tf.digits_m:run_main",
+            "mnasnet-digits-m=mnasnet_tf.digits_m_main:run_main",
         ],
     },
 )

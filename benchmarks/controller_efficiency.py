@@ -38,8 +38,7 @@ from absl import app, flags
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from search import report  # noqa: E402  (pure Python)
-from search import space as space_module  # noqa: E402
+from search import report, space_registry  # noqa: E402  (pure Python)
 from search.controller import make_controller  # noqa: E402
 
 MEAN, SIGNAL, NOISE = 0.725, 0.174, 0.053  # mnasnet-proxy-check, digits, 3 epochs
@@ -93,7 +92,9 @@ METHODS: dict[str, tuple[str, str, dict[str, Any], int]] = {
 }
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("space", "mnasnet", "Search space whose decisions the landscape spans.")
+flags.DEFINE_enum(
+    "space", "mnasnet", space_registry.list_spaces(), "Search space the landscape spans."
+)
 flags.DEFINE_integer("seeds", 20, "Landscapes (and controller seeds), paired across methods.", 1)
 flags.DEFINE_integer("samples", 300, "Samples (trials) per search.", lower_bound=10)
 flags.DEFINE_list("budgets", ["50", "100", "200", "300"], "Budgets the table reports.")
@@ -165,7 +166,7 @@ def main(argv: list[str]) -> None:
     if unknown:
         raise app.UsageError(f"--methods: unknown {unknown}; known: {list(METHODS)}")
     budgets = [int(b) for b in FLAGS.budgets if int(b) <= FLAGS.samples]
-    sizes = space_module.get_space(FLAGS.space).choice_sizes()
+    sizes = space_registry.get_space(FLAGS.space).choice_sizes()
     started = time.time()
     runs: dict[str, list[dict]] = {m: [] for m in FLAGS.methods}
     for seed in range(FLAGS.seeds):

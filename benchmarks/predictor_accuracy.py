@@ -26,7 +26,11 @@ import numpy as np
 from absl import app, flags, logging
 
 from mnasnet_tf import arch_string, specs
-from tflite_bench import benchmark, parts, predictor
+from search.latency import build, parts
+from search.latency import calibration as calibration_lib
+from search.latency import table as table_lib
+from tflite_bench import benchmark
+from tflite_bench.backends import LocalBackend
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
@@ -78,12 +82,12 @@ def _named(archs: list[specs.ArchSpec], prefix: str) -> list[specs.ArchSpec]:
     return [arch.replace(name=f"{prefix}{index:02d}") for index, arch in enumerate(archs)]
 
 
-def _evaluate(table: predictor.LatencyTable, archs, measured, size) -> dict:
+def _evaluate(table: table_lib.LatencyTable, archs, measured, size) -> dict:
     predicted = [table.predict(arch, image_size=size) for arch in archs]
     raw = [table.raw_sum(arch, image_size=size) for arch in archs]
     return {
-        "calibrated": predictor.accuracy(predicted, measured),
-        "uncalibrated": predictor.accuracy(raw, measured),
+        "calibrated": calibration_lib.accuracy(predicted, measured),
+        "uncalibrated": calibration_lib.accuracy(raw, measured),
         "rows": [
             {"name": a.name, "measured_ms": m, "predicted_ms": p, "raw_sum_ms": r}
             for a, m, p, r in zip(archs, measured, predicted, raw, strict=True)
@@ -91,7 +95,7 @@ def _evaluate(table: predictor.LatencyTable, archs, measured, size) -> dict:
     }
 
 
-def _predict_time_ms(table: predictor.LatencyTable, archs, size) -> dict:
+def _predict_time_ms(table: table_lib.LatencyTable, archs, size) -> dict:
     """Time of `predict` on architectures it has not seen (as in a search) and repeated."""
     parts.part_keys.cache_clear()
     first, again = [], []
@@ -175,26 +179,27 @@ def main(argv: list[str]) -> None:
     del argv
     size = FLAGS.image_size
     calibration = _named(
-        predictor.sample_archs(sample_mnasnet_arch, FLAGS.n_calibration, seed=FLAGS.seed), "cal"
+        calibration_lib.sample_archs(sample_mnasnet_arch, FLAGS.n_calibration, seed=FLAGS.seed),
+        "cal",
     )
     test = _named(
-        predictor.sample_archs(sample_mnasnet_arch, FLAGS.n_test, seed=FLAGS.seed + 1), "test"
+        calibration_lib.sample_archs(sample_mnasnet_arch, FLAGS.n_test, seed=FLAGS.seed + 1), "test"
     )
     if FLAGS.fresh_table and os.path.exists(FLAGS.table):
         os.unlink(FLAGS.table)
     start = time.perf_counter()
-    table = predictor.build_table(
+    table = build.build_table(
         calibration + test,
         FLAGS.table,
         image_size=size,
-        measure=predictor.local_measure(clock=FLAGS.clock, warmup=10, runs=50),
+        backend=LocalBackend(clock=FLAGS.clock, warmup=10, runs=50),
     )
     table_seconds = time.perf_counter() - start
     logging.info("table: %d entries in %.0f s", len(table.entries), table_seconds)
 
     # Both sets are measured in one interleaved run so that they see the same machine state.
     start = time.perf_counter()
-    stats = predictor.measure_archs(calibration + test, image_size=size, clock=FLAGS.clock)
+    stats = calibration_lib.measure_archs(calibration + test, image_size=size, clock=FLAGS.clock)
     e2e_seconds = time.perf_counter() - start
     cal_stats, test_stats = stats[: len(calibration)], stats[len(calibration) :]
     other = "wall" if FLAGS.clock == "thread_cpu" else "thread_cpu"
@@ -207,8 +212,8 @@ def main(argv: list[str]) -> None:
 
     by_statistic = {}
     for label in (f"{FLAGS.clock} min", f"{FLAGS.clock} median", f"{other} min", f"{other} median"):
-        view = predictor.LatencyTable(entries=table.entries, statistic=label.split()[-1])
-        report = predictor.calibrate(
+        view = table_lib.LatencyTable(entries=table.entries, statistic=label.split()[-1])
+        report = calibration_lib.calibrate(
             view, calibration, image_size=size, measured_ms=values(cal_stats, label), save=False
         )
         by_statistic[label] = {

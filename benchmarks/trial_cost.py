@@ -170,7 +170,7 @@ def _install(clock: PhaseClock) -> list[str]:
     import keras
     import numpy as np
 
-    from mnasnet_tf import builder, recipe, train
+    from mnasnet_tf import builder, proxy_train, recipe
     from mnasnet_tf import eval as eval_lib
     from search import oracle, tuner
     from tflite_bench import benchmark, convert
@@ -187,12 +187,12 @@ def _install(clock: PhaseClock) -> list[str]:
     wrap(recipe.BatchNormCalibrator, "__call__", "bn")
     wrap(eval_lib, "evaluate_keras", "eval")
     for name in ("calibrate_and_evaluate", "ProxyEvaluator"):
-        wrap(train, name, "bn")  # the fused BN + eval pass, where it exists
+        wrap(proxy_train, name, "bn")  # the fused BN + eval pass, where it exists
     wrap(convert, "convert", "convert")
     wrap(benchmark, "measure", "latency")
     wrap(tuner.LatencyMeter, "measure", "latency")
     try:  # where the meter converts in a process of its own: the wait for it
-        from search import latency_meter
+        from search.latency import meter as latency_meter
 
         wrap(latency_meter.LatencyMeter, "submit", "latency")
         wrap(latency_meter.PendingLatency, "result", "latency")
@@ -254,7 +254,7 @@ def run(label: str) -> dict:
     import tensorflow as tf
 
     from search import oracle as oracle_module
-    from search import proxy, reward, space, tuner
+    from search import proxy, reward, space_registry, tuner
 
     clock = PhaseClock()
     installed = _install(clock)
@@ -275,7 +275,7 @@ def run(label: str) -> dict:
         cache_path=os.path.join(directory, "latency_cache.json"),
         predictor_table=FLAGS.predictor_table,
     )
-    search_space = space.get_space("mnasnet")
+    search_space = space_registry.get_space("mnasnet")
     reward_config = reward.RewardConfig.from_flags("soft", target_ms=10.0)
     oracle = oracle_module.MnasOracle(
         search_space, reward=reward_config, max_trials=FLAGS.trials, seed=FLAGS.seed

@@ -346,7 +346,7 @@ def section_cost(
     if predictor is not None:
         lines += [
             "",
-            f"Latency table (`tflite_bench.predictor`): {predictor.get('table_entries')} parts "
+            f"Latency table (`search.latency.table`): {predictor.get('table_entries')} parts "
             f"measured in isolation in {fmt(predictor.get('table_seconds'), 0)} s; one "
             f"prediction takes {_predict_time(predictor.get('predict_time') or {})}, against "
             f"{fmt(predictor.get('end_to_end_seconds'), 0)} s to measure its "

@@ -41,6 +41,7 @@ import numpy as np
 import tensorflow as tf
 
 from mnasnet_tf.preprocessing import SMALL_IMAGE_MAX, preprocess, resolve_augment
+from tflite_bench import util
 
 SPLITS = ("train", "validation", "test")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
@@ -92,7 +93,7 @@ def _validation_count(validation_size: int | float | None, num_train: int) -> in
         return default_validation_size(num_train)
     if isinstance(validation_size, float) and 0 < validation_size < 1:
         count = int(round(validation_size * num_train))
-    elif isinstance(validation_size, int) and not isinstance(validation_size, bool):
+    elif util.is_int(validation_size):
         count = validation_size
     else:
         raise ValueError(
@@ -390,7 +391,7 @@ def load(
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}; got {split!r}")
     for arg, value in (("image_size", image_size), ("batch_size", batch_size)):
-        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        if not util.is_positive_int(value):
             raise ValueError(f"{arg} must be a positive integer; got {value!r}")
     if not isinstance(name, str) or not name:
         raise ValueError(f"data set name must be a non-empty string; got {name!r}")

@@ -22,12 +22,17 @@ is drawn over files, so other variants of a validation image's source digit are 
 (`test` shares none). `dataset.json` says `"augment": "pad_crop"`, which `data.load` takes as
 the folder's default: its usual flips would mirror the digits.
 
-Owns `write_digits_m` and the `mnasnet-digits-m` binary. Numpy, PIL and scikit-learn only: must
-not import TensorFlow, search/ or tflite_bench/.
+Owns `DigitsMConfig` (the arguments, validated), `write_digits_m` and `render`; the
+`mnasnet-digits-m` binary is digits_m_main.py. Numpy, PIL and scikit-learn only: must not import
+TensorFlow, absl, search/ or tflite_bench/.
+
+The set is staged in a sibling folder and renamed into place (a directory, so not through
+`tflite_bench.util.atomic_write`, which writes one file).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -60,18 +65,37 @@ def _is_int(value: object) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
-def _check_arguments(output_dir: object, variants: object, image_size: object, seed: object):
-    if not isinstance(output_dir, (str, os.PathLike)) or not str(output_dir).strip():
-        raise ValueError(f"output_dir must be a non-empty path; got {output_dir!r}")
-    if not _is_int(variants) or variants < 1:
-        raise ValueError(f"variants must be a positive integer; got {variants!r}")
-    if not _is_int(image_size) or not MIN_IMAGE_SIZE <= image_size <= MAX_IMAGE_SIZE:
-        raise ValueError(
-            f"image_size must be an integer in [{MIN_IMAGE_SIZE}, {MAX_IMAGE_SIZE}]; "
-            f"got {image_size!r}"
-        )
-    if not _is_int(seed) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer; got {seed!r}")
+@dataclasses.dataclass(frozen=True)
+class DigitsMConfig:
+    """How a digits-m set is made: the arguments of `write_digits_m`, by name. Validated on
+    construction; every error names the bad value.
+
+    Attributes:
+      output_dir: a new or empty directory (its parent is created).
+      variants: images made from each source digit.
+      image_size: side of the square RGB images, in [MIN_IMAGE_SIZE, MAX_IMAGE_SIZE].
+      seed: decides every random draw (non-negative).
+    """
+
+    output_dir: str | os.PathLike[str]
+    variants: int = 3
+    image_size: int = 32
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        path = self.output_dir
+        if not isinstance(path, (str, os.PathLike)) or not str(path).strip():
+            raise ValueError(f"output_dir must be a non-empty path; got {path!r}")
+        if not _is_int(self.variants) or self.variants < 1:
+            raise ValueError(f"variants must be a positive integer; got {self.variants!r}")
+        size = self.image_size
+        if not _is_int(size) or not MIN_IMAGE_SIZE <= size <= MAX_IMAGE_SIZE:
+            raise ValueError(
+                f"image_size must be an integer in [{MIN_IMAGE_SIZE}, {MAX_IMAGE_SIZE}]; "
+                f"got {size!r}"
+            )
+        if not _is_int(self.seed) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer; got {self.seed!r}")
 
 
 def _check_output(path: str) -> None:
@@ -190,7 +214,7 @@ def write_digits_m(
     Raises:
       ValueError: a bad argument (named), or `output_dir` exists and is not an empty directory.
     """
-    _check_arguments(output_dir, variants, image_size, seed)
+    DigitsMConfig(output_dir=output_dir, variants=variants, image_size=image_size, seed=seed)
     path = os.path.normpath(os.path.expanduser(os.fspath(output_dir)))
     _check_output(path)
     start = time.perf_counter()
@@ -247,48 +271,3 @@ def write_digits_m(
         "per_class": per_class,
         "seconds": seconds,
     }
-
-
-def _summary(result: dict[str, Any]) -> str:
-    path = result["output_dir"]
-    return "\n".join(
-        [
-            f"Wrote digits-m ({result['classes']} classes) in {result['seconds']:.1f} s:",
-            f"  {os.path.join(path, 'train')}: {result['train']} images",
-            f"  {os.path.join(path, 'test')}: {result['test']} images",
-            f"  {os.path.join(path, METADATA_FILE)}",
-            f"Use it with --dataset=folder:{path}",
-        ]
-    )
-
-
-def run_main() -> None:
-    """Console entry point of `mnasnet-digits-m`."""
-    from absl import app, flags
-
-    flags.DEFINE_string("output_dir", None, "New or empty directory to write the set to.")
-    flags.DEFINE_integer("variants", 3, "Images made from each of the 1797 source digits.")
-    flags.DEFINE_integer("image_size", 32, "Side of the square RGB images.")
-    flags.DEFINE_integer("seed", 0, "Seed of every random draw (same seed, same images).")
-    flags.mark_flag_as_required("output_dir")
-
-    def main(argv: Sequence[str]) -> None:
-        if len(argv) > 1:
-            raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-        values = flags.FLAGS
-        try:
-            result = write_digits_m(
-                values.output_dir,
-                variants=values.variants,
-                image_size=values.image_size,
-                seed=values.seed,
-            )
-        except ValueError as error:
-            raise app.UsageError(str(error)) from None
-        print(_summary(result))
-
-    app.run(main)
-
-
-if __name__ == "__main__":
-    run_main()

@@ -1,20 +1,18 @@
-"""Top-1/top-5 accuracy of a trained model (.keras or .tflite) on a data split: `mnasnet-eval`.
-
-    mnasnet-eval --model_path=runs/export/model_int8.tflite --dataset=digits --split=test
+"""Top-1/top-5 accuracy of a trained model (.keras or .tflite) on a data split.
 
 Owns `Accuracy`, `evaluate_keras` / `evaluate_tflite` (on any pipeline from `data.load`),
-`load_model` (a .keras/.h5/.tflite file, with errors that name the path) and the binary, so a
-user sees what float16/int8 quantization costs next to the Keras model.
+`load_model` (a .keras/.h5/.tflite file, with errors that name the path), `evaluate` (a model
+file on a split of a data set, which the `mnasnet-eval` binary in eval_main.py calls) and
+`parse_validation_size` (the text of a `--validation_size` flag), so a user sees what
+float16/int8 quantization costs next to the Keras model.
 
-Imports tflite_bench.runtime lazily, for .tflite files only (the binaries are the one place
-mnasnet_tf reaches into tflite_bench). Must not import search/.
+Imports tflite_bench.runtime lazily, for .tflite files only. Must not import search/ or absl.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -181,21 +179,6 @@ def evaluate(
     return evaluate_keras(model, pipeline, max_examples=max_examples)
 
 
-def _define_flags() -> None:
-    from absl import flags
-
-    flags.DEFINE_string("model_path", None, "A .keras, .h5 or .tflite classifier.", required=True)
-    flags.DEFINE_string("dataset", "digits", "'digits', 'folder:<path>' or a tfds set name.")
-    flags.DEFINE_enum("split", "test", ["train", "validation", "test"], "Split to evaluate.")
-    flags.DEFINE_integer("image_size", None, "Input size (default: the model's).")
-    flags.DEFINE_integer("batch_size", 64, "Images per batch (.tflite runs one at a time).")
-    flags.DEFINE_string("data_dir", None, "tfds data directory.")
-    flags.DEFINE_string("validation_size", None, "Held-out count or fraction (as in training).")
-    flags.DEFINE_integer("seed", 0, "Seed of the validation hold-out (as in training).")
-    flags.DEFINE_integer("max_examples", None, "Evaluate on at most this many examples.")
-    flags.DEFINE_integer("num_threads", None, "LiteRT threads for .tflite (default: ≤ 4 cores).")
-
-
 def parse_validation_size(value: str | None) -> int | float | None:
     """'5000' → 5000, '0.1' → 0.1, None → None (a flag value)."""
     if value is None or value == "":
@@ -208,40 +191,3 @@ def parse_validation_size(value: str | None) -> int | float | None:
         return float(value)
     except ValueError:
         raise ValueError(f"validation_size must be a count or a fraction; got {value!r}") from None
-
-
-def _main(argv: list[str]) -> None:
-    from absl import app, flags
-
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    flag = flags.FLAGS
-    try:
-        result = evaluate(
-            flag.model_path,
-            dataset=flag.dataset,
-            split=flag.split,
-            image_size=flag.image_size,
-            batch_size=flag.batch_size,
-            data_dir=flag.data_dir,
-            validation_size=parse_validation_size(flag.validation_size),
-            seed=flag.seed,
-            max_examples=flag.max_examples,
-            num_threads=flag.num_threads,
-        )
-    except (ValueError, FileNotFoundError) as error:
-        sys.exit(f"mnasnet-eval: error: {error}")
-    where = f"{flag.dataset} {flag.split}"
-    print(f"{flag.model_path} on {where}: {result.describe()} ({result.seconds:.1f} s)")
-
-
-def run_main() -> None:
-    """Console entry point of `mnasnet-eval`."""
-    from absl import app
-
-    _define_flags()
-    app.run(_main)
-
-
-if __name__ == "__main__":
-    run_main()

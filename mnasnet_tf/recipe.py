@@ -3,8 +3,9 @@
 Owns `Recipe` (the MnasNet reference recipe as defaults, DESIGN.md §4), `PROXY_RECIPE` (the short
 budget the search trains each candidate with), `make_schedule` (the learning rate as a pure
 function of the optimizer's step counter, so a restored optimizer resumes the schedule exactly),
-`make_optimizer`, `make_loss`, `apply_weight_decay`, `compile_for_training`, `WeightEMA` and
-`BatchNormCalibrator`.
+`make_optimizer`, `make_loss`, `apply_weight_decay`, `compile_for_training`, `WeightEMA`,
+`BatchNormCalibrator` and `history_dict` (a `fit` history as plain floats), which the full
+training (train.py) and the proxy task (proxy_train.py) share.
 
 Choices that differ in form from the reference TPU code, and why:
 - Weight decay is an L2 loss term on conv, depthwise and dense kernels, `weight_decay/2 · Σw²`
@@ -222,6 +223,13 @@ def one_hot_labels(dataset: tf.data.Dataset, classes: int) -> tf.data.Dataset:
     return dataset.map(
         lambda x, y: (x, tf.one_hot(y, classes)), num_parallel_calls=tf.data.AUTOTUNE
     )
+
+
+def history_dict(history: keras.callbacks.History | None) -> dict[str, list[float]]:
+    """A `fit` history as `{metric: [one float per epoch]}` ({} for None), ready for JSON."""
+    if history is None:
+        return {}
+    return {key: [float(v) for v in values] for key, values in history.history.items()}
 
 
 def compile_for_training(

@@ -6,7 +6,7 @@ scaling. Everything is validated at construction, so downstream code (builder, s
 trust a spec.
 
 Must not import TensorFlow or Keras: the search controller and reward tests import this module and
-must run in milliseconds.
+must run in milliseconds. Of the project it imports only `tflite_bench.util` (TF-free helpers).
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from __future__ import annotations
 import dataclasses
 import math
 from typing import Literal
+
+from tflite_bench import util
 
 OPS = ("mbconv", "sep", "conv")
 """Block operations: inverted-residual MBConv; depthwise-separable `sep` (expansion 1 only; builds
@@ -39,14 +41,6 @@ def make_divisible(value: float, divisor: int = 8, min_value: int | None = None)
     if new_value < 0.9 * value:
         new_value += divisor
     return int(new_value)
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _is_positive_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 def _check(condition: bool, message: str) -> None:
@@ -91,21 +85,21 @@ class BlockSpec:
     def __post_init__(self) -> None:
         for name in ("num_repeat", "kernel_size", "stride", "output_filters"):
             value = getattr(self, name)
-            _check(_is_positive_int(value), f"{name} must be a positive integer; got {value!r}")
+            _check(util.is_positive_int(value), f"{name} must be a positive integer; got {value!r}")
         _check(self.kernel_size % 2 == 1, f"kernel_size must be odd; got {self.kernel_size}")
         _check(self.stride in STRIDES, f"stride must be one of {STRIDES}; got {self.stride}")
         if self.input_filters is not None:
             _check(
-                _is_positive_int(self.input_filters),
+                util.is_positive_int(self.input_filters),
                 f"input_filters must be a positive integer or None; got {self.input_filters!r}",
             )
         _check(
-            _is_number(self.expand_ratio) and self.expand_ratio >= 1,
+            util.is_number(self.expand_ratio) and self.expand_ratio >= 1,
             f"expand_ratio must be a number >= 1; got {self.expand_ratio!r}",
         )
         if self.expand_filters is not None:
             _check(
-                _is_positive_int(self.expand_filters),
+                util.is_positive_int(self.expand_filters),
                 f"expand_filters must be a positive integer or None; got {self.expand_filters!r}",
             )
             _check(
@@ -115,7 +109,7 @@ class BlockSpec:
             )
         if self.se_ratio is not None:
             _check(
-                _is_number(self.se_ratio) and 0 < self.se_ratio <= 1,
+                util.is_number(self.se_ratio) and 0 < self.se_ratio <= 1,
                 f"se_ratio must be in (0, 1] or None; got {self.se_ratio!r}",
             )
         _check(self.skip in SKIPS, f"skip must be one of {SKIPS}; got {self.skip!r}")
@@ -190,11 +184,11 @@ class ArchSpec:
             )
         for name in ("stem_filters", "stem_kernel_size", "stem_stride"):
             value = getattr(self, name)
-            _check(_is_positive_int(value), f"{name} must be a positive integer; got {value!r}")
+            _check(util.is_positive_int(value), f"{name} must be a positive integer; got {value!r}")
         for name in ("head_filters", "pre_logits_filters", "se_divisor"):
             value = getattr(self, name)
             _check(
-                value is None or _is_positive_int(value),
+                value is None or util.is_positive_int(value),
                 f"{name} must be a positive integer or None; got {value!r}",
             )
         _check(
@@ -208,7 +202,7 @@ class ArchSpec:
             f"head_scaling must be one of {HEAD_SCALINGS}; got {self.head_scaling!r}",
         )
         _check(
-            _is_number(self.dropout_rate) and 0 <= self.dropout_rate < 1,
+            util.is_number(self.dropout_rate) and 0 <= self.dropout_rate < 1,
             f"dropout_rate must be in [0, 1); got {self.dropout_rate!r}",
         )
         _check(
@@ -343,8 +337,8 @@ def scale_arch(
 ) -> ArchSpec:
     """Returns `arch` with channels scaled by `width` and repeats by `depth` (ceil, as in
     EfficientNet). Stem and block widths always scale; the head follows `arch.head_scaling`."""
-    _check(_is_number(width) and width > 0, f"width must be a positive number; got {width!r}")
-    _check(_is_number(depth) and depth > 0, f"depth must be a positive number; got {depth!r}")
+    _check(util.is_number(width) and width > 0, f"width must be a positive number; got {width!r}")
+    _check(util.is_number(depth) and depth > 0, f"depth must be a positive number; got {depth!r}")
     if width == 1.0 and depth == 1.0:
         return arch
 

@@ -1,7 +1,8 @@
-"""Analytic parameter and multiply-add counts of an ArchSpec, per block; the `mnasnet-models` tool.
+"""Analytic parameter and multiply-add counts of an ArchSpec, per block.
 
 Owns the cost model that mirrors `blocks.py` layer by layer (so the totals equal Keras' trainable
-parameter count of `builder.build_model`) and the spatial size of every layer's input.
+parameter count of `builder.build_model`), the spatial size of every layer's input, and the
+table of models × widths that the `mnasnet-models` binary (stats_main.py) prints.
 
 Counted:
 - parameters: every trainable weight — conv and depthwise kernels, biases of the SE convs, the
@@ -12,7 +13,7 @@ Counted:
   activations, bias adds, residual adds, pooling, the SE multiply and the input rescaling.
 Padding is 'same': a stride-s layer maps size n to ceil(n / s).
 
-Must not import TensorFlow or Keras.
+Must not import TensorFlow, Keras or absl (zoo.py, imported lazily, is TF-free).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import math
 from collections.abc import Sequence
 
 from mnasnet_tf import arch_string, specs
+from tflite_bench import util
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,12 +88,12 @@ def _conv(cin: int, cout: int, kernel: int, out_hw: tuple[int, int], *, bn: bool
 
 def _image_hw(image_size: int | Sequence[int]) -> tuple[int, int]:
     size = image_size
-    if isinstance(size, int) and not isinstance(size, bool):
+    if util.is_int(size):
         size = (size, size)
     if (
         not isinstance(size, Sequence)
         or len(size) != 2
-        or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)
+        or not all(util.is_positive_int(v) for v in size)
     ):
         raise ValueError(
             f"image_size must be a positive integer or (height, width); got {image_size!r}"
@@ -160,7 +162,7 @@ def arch_stats(
     classes=classes, include_top=include_top)`, in total and per block (see module docstring)."""
     if not isinstance(arch, specs.ArchSpec):
         raise ValueError(f"arch must be an ArchSpec; got {type(arch).__name__}: {arch!r}")
-    if not isinstance(classes, int) or isinstance(classes, bool) or classes < 1:
+    if not util.is_positive_int(classes):
         raise ValueError(f"classes must be a positive integer; got {classes!r}")
     image_hw = _image_hw(image_size)
     rows = []
@@ -208,6 +210,25 @@ def arch_stats(
     )
 
 
+def table_rows(
+    models: Sequence[str] = (),
+    *,
+    widths: Sequence[float] = (1.0,),
+    image_size: int | Sequence[int] = 224,
+) -> list[tuple[str, float, ArchStats]]:
+    """(model, width, stats) for each of `models` (zoo names, arch strings or arch JSON paths,
+    as `zoo.resolve_arch` takes them; empty: every zoo model) at each of `widths`: the rows of
+    `format_table`. Raises ValueError naming a model or width it cannot resolve."""
+    from mnasnet_tf import zoo
+
+    rows = []
+    for name in models or zoo.list_models():
+        for width in widths:
+            arch = zoo.resolve_arch(name, width=width)
+            rows.append((name, width, arch_stats(arch, image_size=image_size)))
+    return rows
+
+
 def format_table(stats: Sequence[tuple[str, float, ArchStats]]) -> str:
     """A plain-text table of (model name, width, stats) rows."""
     header = f"{'model':<22} {'width':>5} {'resolution':>10} {'params (M)':>10} {'MACs (M)':>9}"
@@ -219,49 +240,3 @@ def format_table(stats: Sequence[tuple[str, float, ArchStats]]) -> str:
             f"{item.macs / 1e6:>9.1f}"
         )
     return "\n".join(lines)
-
-
-def _parse_widths(text: str) -> list[float]:
-    try:
-        widths = [float(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise ValueError(
-            f"--width must be a comma-separated list of numbers; got {text!r}"
-        ) from None
-    if not widths or any(width <= 0 for width in widths):
-        raise ValueError(f"--width must list positive numbers; got {text!r}")
-    return widths
-
-
-def run_main() -> None:
-    """Entry point of `mnasnet-models`: prints params and MACs of zoo models (or any
-    architecture `zoo.resolve_arch` accepts) at the given widths and image size."""
-    from absl import app, flags
-
-    from mnasnet_tf import zoo
-
-    flags.DEFINE_integer("image_size", 224, "Square input resolution.", lower_bound=1)
-    flags.DEFINE_string("width", "1.0", "Width multiplier(s), comma-separated, e.g. '1.0,1.4'.")
-    flags.DEFINE_list(
-        "models",
-        [],
-        "Zoo names, arch strings or arch JSON paths (default: every zoo model).",
-    )
-
-    def main(argv: Sequence[str]) -> None:
-        if len(argv) > 1:
-            raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-        values = flags.FLAGS
-        try:
-            widths = _parse_widths(values.width)
-            names = values.models or zoo.list_models()
-            table = []
-            for name in names:
-                for width in widths:
-                    arch = zoo.resolve_arch(name, width=width)
-                    table.append((name, width, arch_stats(arch, image_size=values.image_size)))
-        except ValueError as error:
-            raise app.UsageError(str(error)) from None
-        print(format_table(table))
-
-    app.run(main)

@@ -1,16 +1,17 @@
-"""Training: the `mnasnet-train` binary, `train` (full recipe, resumable) and `train_proxy`.
-
-    mnasnet-train --model=mnasnet-small --dataset=digits --learning_rate=0.004 --epochs=15 \\
-        --model_dir=runs/small --export_dir=runs/small/export
+"""Full training of one architecture with a recipe, resumable: `TrainConfig` → `train`.
 
 Owns `TrainConfig` → `train` (build from `zoo.resolve_arch`, compile with a `recipe.Recipe`,
 checkpoint model + optimizer + weight EMA + epoch in `model_dir` after every epoch, resume from
 the last checkpoint with the optimizer's step counter and so the learning-rate schedule where
 they were, TensorBoard logs in `model_dir/logs`, BN statistics re-estimated before validation
-and at the end, export through export.py) and `train_proxy` (the search's short proxy task; a
-NaN loss is reported, not raised).
+and at the end, export through export.py) and the files a run leaves in `model_dir`
+(run.json, the run's identity a resume must match; results.json).
 
-Imports tflite_bench only through export.py and eval.py. Must not import search/.
+The search's short proxy training is proxy_train.py; the `mnasnet-train` binary (flags →
+`TrainConfig` → `train`) is train_main.py.
+
+Imports tflite_bench only through export.py and eval.py, and `tflite_bench.util` for atomic
+writes. Must not import search/ or absl flags.
 """
 
 from __future__ import annotations
@@ -25,25 +26,30 @@ from collections.abc import Sequence
 from typing import Any
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from mnasnet_tf import arch_string, data, zoo
 from mnasnet_tf import eval as eval_lib
 from mnasnet_tf import export as export_lib
 from mnasnet_tf import recipe as recipe_lib
+from tflite_bench import util
 
 log = logging.getLogger(__name__)
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
+VERBOSITIES = (0, 1, 2, "auto")
+"""Keras verbosity: silent, progbar, one line per epoch, or Keras' choice."""
 RUN_FILE = "run.json"
 """In model_dir: what the checkpoints were trained on; a resume must match it."""
+RESULTS_FILE = "results.json"
+"""In model_dir: the config, the accuracies, the exported files and the history of the run."""
 _RUN_IDENTITY = ("arch", "dataset", "image_size", "batch_size", "validation_size", "seed")
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """One training run (the binary's flags). See `load` in data.py for the data fields.
+    """One training run (what the `mnasnet-train` flags hold), validated on construction with
+    errors that name the bad value. The data fields are those of `data.load`, which checks them.
 
     Attributes:
       model: a zoo name, arch string or arch JSON path (`zoo.resolve_arch`).
@@ -58,7 +64,7 @@ class TrainConfig:
       strategy: 'default', 'mirrored' or 'multi_worker' (tf.distribute).
       recipe: the hyperparameters.
       jit_compile: XLA (≈4.5× slower on CPU; off by default).
-      verbose: Keras progbar (1), one line per epoch (2) or silent (0).
+      verbose: Keras progbar (1), one line per epoch (2), silent (0) or 'auto'.
     """
 
     model: str = "mnasnet-a1"
@@ -79,19 +85,38 @@ class TrainConfig:
     strategy: str = "default"
     recipe: recipe_lib.Recipe = dataclasses.field(default_factory=recipe_lib.Recipe)
     jit_compile: bool = False
-    verbose: int = 1
+    verbose: int | str = 1
 
     def __post_init__(self) -> None:
+        for name in ("model", "dataset"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value.strip():
+                raise ValueError(f"{name} must be a non-empty string; got {value!r}")
+        if not util.is_number(self.width) or not self.width > 0:
+            raise ValueError(f"width must be a positive number; got {self.width!r}")
         if self.strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {STRATEGIES}; got {self.strategy!r}")
         for name in ("batch_size", "epochs"):
             value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
+            if not util.is_int(value) or value < 1:
                 raise ValueError(f"{name} must be a positive integer; got {value!r}")
-        if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
+        for name in ("image_size", "steps_per_epoch"):
+            value = getattr(self, name)
+            if value is not None and (not util.is_int(value) or value < 1):
+                raise ValueError(f"{name} must be a positive integer or None; got {value!r}")
+        if not util.is_int(self.export_eval_examples) or self.export_eval_examples < 0:
             raise ValueError(
-                f"steps_per_epoch must be positive or None; got {self.steps_per_epoch}"
+                "export_eval_examples must be a non-negative integer; "
+                f"got {self.export_eval_examples!r}"
             )
+        if not util.is_int(self.seed):
+            raise ValueError(f"seed must be an integer; got {self.seed!r}")
+        if not (
+            self.verbose == "auto" or util.is_int(self.verbose) and self.verbose in VERBOSITIES
+        ):
+            raise ValueError(f"verbose must be one of {VERBOSITIES}; got {self.verbose!r}")
+        if not isinstance(self.recipe, recipe_lib.Recipe):
+            raise ValueError(f"recipe must be a recipe.Recipe; got {self.recipe!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,18 +133,6 @@ class TrainResult:
     test: eval_lib.Accuracy | None
     exported: dict[str, eval_lib.Accuracy]
     files: tuple[str, ...]
-
-
-@dataclasses.dataclass(frozen=True)
-class ProxyResult:
-    """A proxy-task run: held-out top-1 (0.0 when the loss went NaN), wall seconds, Keras history,
-    whether the loss went NaN/inf, and how many epochs finished."""
-
-    val_accuracy: float
-    seconds: float
-    history: dict[str, list[float]]
-    nan: bool
-    epochs_completed: int
 
 
 def make_strategy(name: str) -> tf.distribute.Strategy:
@@ -216,15 +229,7 @@ def _check_run_file(model_dir: str, identity: dict[str, Any], write: bool) -> No
                 "model_dir or delete this one"
             )
     elif write:
-        os.makedirs(model_dir, exist_ok=True)
-        with open(path, "w", encoding="utf-8") as handle:
-            json.dump(identity, handle, indent=2)
-
-
-def _history(history: keras.callbacks.History | None) -> dict[str, list[float]]:
-    if history is None:
-        return {}
-    return {key: [float(v) for v in values] for key, values in history.history.items()}
+        util.atomic_write_json(path, identity, indent=2, make_dirs=True)
 
 
 def train(
@@ -363,7 +368,7 @@ def train(
         )
     result = TrainResult(
         model=model,
-        history=_history(history),
+        history=recipe_lib.history_dict(history),
         initial_epoch=initial_epoch,
         epochs=config.epochs,
         seconds=seconds,
@@ -393,222 +398,4 @@ def _write_results(config: TrainConfig, result: TrainResult, val_info: data.Data
         "history": result.history,
         "validation_examples": val_info.num_examples,
     }
-    path = os.path.join(config.model_dir, "results.json")
-    with open(f"{path}.tmp", "w", encoding="utf-8") as handle:
-        json.dump(summary, handle, indent=2)
-    os.replace(f"{path}.tmp", path)
-
-
-def train_proxy(
-    model: keras.Model,
-    train_ds: tf.data.Dataset,
-    val_ds: tf.data.Dataset,
-    *,
-    epochs: int,
-    steps_per_epoch: int | None = None,
-    learning_rate: float | None = None,
-    recipe: recipe_lib.Recipe = recipe_lib.PROXY_RECIPE,
-    verbose: int = 0,
-    callbacks: Sequence[keras.callbacks.Callback] = (),
-) -> ProxyResult:
-    """Trains a freshly built `model` on the proxy task and returns its held-out top-1.
-
-    Args:
-      model: an uncompiled classifier (softmax outputs), e.g. from `builder.build_model`.
-      train_ds, val_ds: `(images, int labels)` batches from `data.load` (train and validation).
-      epochs: proxy epochs (MnasNet: 5).
-      steps_per_epoch: cap on steps per epoch (None: one pass over `train_ds`).
-      learning_rate: overrides `recipe.base_learning_rate` (per 256 images).
-      recipe: defaults to PROXY_RECIPE (short warm-up, cosine, no EMA).
-      verbose: Keras verbosity.
-      callbacks: extra Keras callbacks (the search's per-epoch heartbeat, say).
-
-    A NaN or infinite loss stops training (`TerminateOnNaN`) and is reported as `nan=True` with
-    `val_accuracy=0.0`, never raised.
-    """
-    if learning_rate is not None:
-        recipe = recipe.replace(base_learning_rate=learning_rate)
-    steps = int(train_ds.cardinality())
-    if steps <= 0:
-        raise ValueError("train_ds must have a known, finite number of batches (from data.load)")
-    if steps_per_epoch:
-        steps = min(steps, steps_per_epoch)
-        train_ds = train_ds.take(steps)
-    batch = train_ds.element_spec[0].shape[0]
-    if batch is None:
-        raise ValueError("train_ds must have a static batch size (data.load's train split has)")
-    classes = int(model.outputs[0].shape[-1])
-    recipe_lib.compile_for_training(
-        model, recipe, batch_size=int(batch), steps_per_epoch=steps, epochs=epochs
-    )
-    start = time.perf_counter()
-    history = model.fit(
-        recipe_lib.one_hot_labels(train_ds, classes),
-        epochs=epochs,
-        callbacks=[keras.callbacks.TerminateOnNaN(), *callbacks],
-        shuffle=False,  # the pipeline shuffles
-        verbose=verbose,
-    )
-    losses = history.history.get("loss", [])
-    nan = not losses or not np.all(np.isfinite(losses))
-    accuracy = 0.0
-    if not nan:
-        calibrator = recipe_lib.BatchNormCalibrator(model)
-        calibrator(train_ds, min(recipe.bn_recalibration_batches, steps))
-        accuracy = eval_lib.evaluate_keras(model, val_ds).top1
-    return ProxyResult(
-        val_accuracy=float(accuracy),
-        seconds=time.perf_counter() - start,
-        history=_history(history),
-        nan=bool(nan),
-        epochs_completed=len(losses) - (1 if nan and losses else 0),
-    )
-
-
-# ---- the binary ----
-
-_RECIPE_FLAGS = {  # flag → Recipe field; None keeps the recipe's default
-    "optimizer": "optimizer",
-    "learning_rate": "base_learning_rate",
-    "warmup_epochs": "warmup_epochs",
-    "lr_schedule": "schedule",
-    "lr_decay_rate": "decay_rate",
-    "lr_decay_epochs": "decay_epochs",
-    "rmsprop_rho": "rmsprop_rho",
-    "momentum": "momentum",
-    "optimizer_epsilon": "epsilon",
-    "label_smoothing": "label_smoothing",
-    "weight_decay": "weight_decay",
-    "dropout_rate": "dropout_rate",
-    "ema_decay": "ema_decay",
-    "bn_momentum": "bn_momentum",
-    "bn_epsilon": "bn_epsilon",
-    "clip_norm": "clip_norm",
-}
-
-
-def _define_flags() -> None:
-    from absl import flags
-
-    f = flags
-    f.DEFINE_string("model", "mnasnet-a1", "Zoo name, arch string or arch JSON path.")
-    f.DEFINE_float("width", 1.0, "Width multiplier.")
-    f.DEFINE_string("dataset", "digits", "'digits', 'folder:<path>' or a tfds set (cifar10, ...).")
-    f.DEFINE_string("data_dir", None, "tfds data directory (default ~/tensorflow_datasets).")
-    f.DEFINE_bool("download", False, "Let tfds download and prepare a missing data set.")
-    f.DEFINE_string("manual_dir", None, "Manually downloaded archives (imagenet2012).")
-    f.DEFINE_integer("image_size", None, "Resolution (default: 32 for digits/CIFAR, else 224).")
-    f.DEFINE_integer("batch_size", 64, "Global batch size.")
-    f.DEFINE_integer("epochs", 15, "Total epochs (ImageNet reference: 350).")
-    f.DEFINE_integer("steps_per_epoch", None, "Cap on steps per epoch.")
-    f.DEFINE_string("validation_size", None, "Held-out count or fraction (default ~10%, ≤50K).")
-    f.DEFINE_integer("seed", 0, "Seed of the validation hold-out and shuffling.")
-    f.DEFINE_string("model_dir", None, "Checkpoints, TensorBoard logs, results.json; resumes.")
-    f.DEFINE_string("export_dir", None, "Write model.keras and float32/int8 .tflite here.")
-    f.DEFINE_integer("export_eval_examples", 1000, "Held-out images to evaluate exports on.")
-    f.DEFINE_enum("strategy", "default", list(STRATEGIES), "tf.distribute strategy.")
-    f.DEFINE_bool("jit_compile", False, "XLA (≈4.5× slower on CPU).")
-    f.DEFINE_integer("verbose", 1, "Keras verbosity: 1 progbar, 2 a line per epoch, 0 none.")
-    f.DEFINE_enum("optimizer", None, list(recipe_lib.OPTIMIZERS), "Recipe: optimizer.")
-    f.DEFINE_float(
-        "learning_rate",
-        None,
-        "Recipe: peak learning rate per 256 images (reference 0.016, for ImageNet at batch "
-        ">= 1024; short CPU runs at batch 64 need ~0.004, e.g. digits).",
-    )
-    f.DEFINE_float("warmup_epochs", None, "Recipe: linear warm-up epochs (5).")
-    f.DEFINE_enum("lr_schedule", None, list(recipe_lib.SCHEDULES), "Recipe: schedule.")
-    f.DEFINE_float("lr_decay_rate", None, "Recipe: exponential decay factor (0.97).")
-    f.DEFINE_float("lr_decay_epochs", None, "Recipe: epochs per decay step (2.4).")
-    f.DEFINE_float("rmsprop_rho", None, "Recipe: RMSProp decay (0.9).")
-    f.DEFINE_float("momentum", None, "Recipe: momentum (0.9).")
-    f.DEFINE_float("optimizer_epsilon", None, "Recipe: optimizer epsilon (1e-3).")
-    f.DEFINE_float("label_smoothing", None, "Recipe: label smoothing (0.1).")
-    f.DEFINE_float("weight_decay", None, "Recipe: L2 on kernels (1e-5).")
-    f.DEFINE_float("dropout_rate", None, "Recipe: dropout (default: the architecture's).")
-    f.DEFINE_float("ema_decay", None, "Recipe: weight EMA decay, 0 for none (0.9999).")
-    f.DEFINE_float("bn_momentum", None, "Recipe: BN momentum (0.99).")
-    f.DEFINE_float("bn_epsilon", None, "Recipe: BN epsilon (1e-3).")
-    f.DEFINE_float("clip_norm", None, "Recipe: global gradient-norm clipping (none).")
-
-
-def config_from_flags(flag) -> TrainConfig:
-    """The TrainConfig the parsed absl flags describe."""
-    overrides = {
-        field: getattr(flag, name)
-        for name, field in _RECIPE_FLAGS.items()
-        if getattr(flag, name) is not None
-    }
-    if overrides.get("ema_decay") == 0:
-        overrides["ema_decay"] = None
-    return TrainConfig(
-        model=flag.model,
-        width=flag.width,
-        dataset=flag.dataset,
-        data_dir=flag.data_dir,
-        download=flag.download,
-        manual_dir=flag.manual_dir,
-        image_size=flag.image_size,
-        batch_size=flag.batch_size,
-        epochs=flag.epochs,
-        steps_per_epoch=flag.steps_per_epoch,
-        validation_size=eval_lib.parse_validation_size(flag.validation_size),
-        seed=flag.seed,
-        model_dir=flag.model_dir,
-        export_dir=flag.export_dir,
-        export_eval_examples=flag.export_eval_examples,
-        strategy=flag.strategy,
-        recipe=recipe_lib.Recipe().replace(**overrides),
-        jit_compile=flag.jit_compile,
-        verbose=flag.verbose,
-    )
-
-
-def _summary(config: TrainConfig, result: TrainResult, wall: float) -> str:
-    ran = config.epochs - result.initial_epoch
-    resumed = f", resumed at epoch {result.initial_epoch}" if result.initial_epoch else ""
-    lines = [
-        f"Trained {config.model} on {config.dataset}: {ran} epochs in {result.seconds:.0f} s"
-        f"{resumed} (wall {wall:.0f} s).",
-        f"  validation: {result.validation.describe()}",
-    ]
-    if result.test is not None:
-        lines.append(f"  test:       {result.test.describe()}")
-    for name, accuracy in result.exported.items():
-        lines.append(f"  {name + ':':<20} {accuracy.describe()} (held-out)")
-    files = list(result.files)
-    if config.model_dir:
-        files = [
-            os.path.join(config.model_dir, p) for p in ("checkpoints", "logs", "results.json")
-        ] + files
-    lines += ["Wrote:"] + [f"  {path}" for path in files]
-    return "\n".join(lines)
-
-
-def _main(argv: list[str]) -> None:
-    import sys
-
-    from absl import app, flags
-
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    logging.getLogger("absl").setLevel(logging.WARNING)  # TF's per-checkpoint INFO lines
-    start = time.perf_counter()
-    try:
-        config = config_from_flags(flags.FLAGS)
-        result = train(config)
-    except (ValueError, FileNotFoundError) as error:
-        sys.exit(f"mnasnet-train: error: {error}")
-    print(_summary(config, result, time.perf_counter() - start))
-
-
-def run_main() -> None:
-    """Console entry point of `mnasnet-train`."""
-    from absl import app
-
-    _define_flags()
-    app.run(_main)
-
-
-if __name__ == "__main__":
-    run_main()
+    util.atomic_write_json(os.path.join(config.model_dir, RESULTS_FILE), summary, indent=2)

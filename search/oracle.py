@@ -41,7 +41,6 @@ that already ended is ignored.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -55,6 +54,7 @@ from keras_tuner.engine.trial import TrialStatus as _STATUS
 from search.controller import make_controller
 from search.reward import RewardConfig
 from search.space import SearchSpace
+from tflite_bench import util
 
 STATE_FORMAT = "mnasnet-tf/mnas-oracle-v1"
 DEFAULT_UPDATE_EVERY = {"reinforce": 1, "ppo": 8, "random": 1}
@@ -66,14 +66,6 @@ logger = logging.getLogger(__name__)
 
 def _is_local(path: str) -> bool:
     return "://" not in path
-
-
-def _atomic_write_json(path: str, obj: Any) -> None:
-    """Writes JSON to a local `path` through a temporary file and `os.replace`."""
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(obj, handle)
-    os.replace(tmp, path)
 
 
 class MnasOracle(keras_tuner.Oracle):
@@ -342,7 +334,7 @@ class MnasOracle(keras_tuner.Oracle):
         # keras-tuner has no public name for the file; 1.4.8 writes `<project_dir>/oracle.json`.
         path = self._get_oracle_fname()
         if _is_local(path):
-            _atomic_write_json(path, self.get_state())
+            util.atomic_write_json(path, self.get_state(), indent=None)
         else:  # gs:// and other remote paths: keras-tuner's own writer
             super().save()
 
@@ -351,7 +343,7 @@ class MnasOracle(keras_tuner.Oracle):
         # atomic; there is no public hook for it.
         path = os.path.join(self._get_trial_dir(trial.trial_id), "trial.json")
         if _is_local(path):
-            _atomic_write_json(path, trial.get_state())
+            util.atomic_write_json(path, trial.get_state(), indent=None)
         else:
             super()._save_trial(trial)
 

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from mnasnet_tf import arch_string, specs
+from tflite_bench import util
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,7 +48,7 @@ class ProxyTask:
     def __post_init__(self) -> None:
         for name in ("image_size", "epochs", "classes", "repeats"):
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            if not util.is_positive_int(value):
                 raise ValueError(f"proxy {name} must be a positive integer; got {value!r}")
         if self.classes < 2:
             raise ValueError(f"proxy classes must be at least 2; got {self.classes}")
@@ -206,7 +207,7 @@ def run_proxy(
     `nan=True`; training errors propagate."""
     import keras
 
-    from mnasnet_tf import builder, train
+    from mnasnet_tf import builder, proxy_train
 
     accuracies, seeds, kept = [], [], None
     seconds, epochs_completed, nan = 0.0, 0, False
@@ -218,7 +219,7 @@ def run_proxy(
         model = builder.build_model(
             arch, input_shape=(task.image_size, task.image_size, 3), classes=task.classes
         )
-        result = train.train_proxy(
+        result = proxy_train.train_proxy(
             model,
             data.train(seed),
             data.validation(),

@@ -35,8 +35,9 @@ from typing import Any
 import numpy as np
 
 from mnasnet_tf import arch_string, specs, zoo
-from search import space as space_lib
+from search import space_registry
 from search.proxy_check_stats import RunRecord, budget_stats, recommend
+from tflite_bench import util
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ class ProxyCheckConfig:
     """What to check. Validated on construction; every error names the bad value.
 
     Attributes:
-      space: search-space name (`search.space.get_space`) the architectures are sampled from.
+      space: search-space name (`search.space_registry`) the architectures are sampled from.
       dataset: 'digits', 'folder:<path>' or a tfds set (checked when the data is loaded, before
         anything is written).
       data_dir: tfds data directory (None: tfds' default).
@@ -94,7 +95,7 @@ class ProxyCheckConfig:
     threshold: float = 0.8
 
     def __post_init__(self) -> None:
-        space_lib.get_space(self.space)  # ValueError naming the space and the known ones
+        space_registry.get_space(self.space)  # ValueError naming the space and the known ones
         if not isinstance(self.dataset, str) or not self.dataset.strip():
             raise ValueError(f"dataset must be a non-empty name; got {self.dataset!r}")
         if self.dataset.startswith("folder:"):
@@ -154,7 +155,7 @@ def arch_key(arch: specs.ArchSpec) -> str:
 def plan_archs(config: ProxyCheckConfig) -> list[tuple[str, str, specs.ArchSpec]]:
     """[(name, kind, arch)]: `num_archs` distinct points sampled from the space with
     `np.random.default_rng(search_seed)` ('sample'), then the zoo references ('reference')."""
-    space = space_lib.get_space(config.space)
+    space = space_registry.get_space(config.space)
     rng = np.random.default_rng(config.search_seed)
     references = [(name, "reference", zoo.get_arch(name)) for name in config.references]
     seen = {arch_key(arch) for _, _, arch in references}
@@ -186,10 +187,7 @@ def _identity(config: ProxyCheckConfig) -> dict[str, Any]:
 
 
 def _write_json(path: str, data: Any) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(_finite(data), handle, indent=1, allow_nan=False)
-    os.replace(tmp, path)
+    util.atomic_write_json(path, _finite(data), indent=1, allow_nan=False)
 
 
 def _finite(value: Any) -> Any:

@@ -22,7 +22,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from search import proxy_check
+from search import proxy_check, space_registry
 
 
 def _define_flags() -> None:
@@ -30,7 +30,11 @@ def _define_flags() -> None:
 
     default = proxy_check.ProxyCheckConfig()
     f = flags
-    f.DEFINE_string("space", default.space, "Search space the architectures are sampled from.")
+    f.DEFINE_string(  # checked by ProxyCheckConfig: a bad name is a usage error naming it
+        "space",
+        default.space,
+        f"Search space the architectures are sampled from: {space_registry.list_spaces()}.",
+    )
     f.DEFINE_string("dataset", default.dataset, "'digits', 'folder:<path>' or a tfds set.")
     f.DEFINE_string("data_dir", None, "tfds data directory (default ~/tensorflow_datasets).")
     f.DEFINE_integer("num_archs", default.num_archs, "Architectures sampled from the space.")

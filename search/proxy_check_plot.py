@@ -13,9 +13,10 @@ inside `plot`; must not import TensorFlow or the rest of search/.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Mapping
 from typing import Any
+
+from tflite_bench import util
 
 
 def _value(number: float | None) -> float:
@@ -95,10 +96,10 @@ def plot(report: Mapping[str, Any], path: str) -> str:
 
     figure.suptitle(report["recommendation"]["message"], fontsize=9, wrap=True)
     figure.tight_layout(rect=(0, 0, 1, 0.93))
-    tmp = f"{path}.tmp{os.getpid()}.png"
-    figure.savefig(tmp, dpi=110)
-    plt.close(figure)
-    os.replace(tmp, path)
+    try:
+        util.atomic_save(path, lambda tmp: figure.savefig(tmp, dpi=110), suffix=".png")
+    finally:
+        plt.close(figure)
     return path
 
 

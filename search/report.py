@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import json
 import math
-import os
 from collections.abc import Iterable, Sequence
 from typing import Any
+
+from tflite_bench import util
 
 TRIAL_COLUMNS = (
     "trial",
@@ -67,18 +67,14 @@ class ReferencePoint:
     arch: str = ""
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def completed(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """Records of trials that finished with an accuracy and a latency."""
     return [
         r
         for r in records
         if r.get("status") == "COMPLETED"
-        and _is_number(r.get("accuracy"))
-        and _is_number(r.get("latency_ms"))
+        and util.is_finite_number(r.get("accuracy"))
+        and util.is_finite_number(r.get("latency_ms"))
     ]
 
 
@@ -98,7 +94,8 @@ def dominates(record: dict[str, Any], point: ReferencePoint) -> bool:
     """Whether a completed trial is at least as accurate and at least as fast as the reference,
     and strictly better in one of the two (a tie in both is no win)."""
     if point.accuracy is None or not (
-        _is_number(record.get("accuracy")) and _is_number(record.get("latency_ms"))
+        util.is_finite_number(record.get("accuracy"))
+        and util.is_finite_number(record.get("latency_ms"))
     ):
         return False
     accuracy, latency = record["accuracy"], record["latency_ms"]
@@ -120,7 +117,7 @@ def dominating_trial(
 
     def rank(record):
         reward = record.get("reward")
-        return (reward if _is_number(reward) else -math.inf, record["accuracy"])
+        return (reward if util.is_finite_number(reward) else -math.inf, record["accuracy"])
 
     return max(winners, key=rank)
 
@@ -143,7 +140,7 @@ def verdict(records: Sequence[dict[str, Any]], point: ReferencePoint) -> str:
 
 
 def _point_text(point: ReferencePoint) -> str:
-    std = f" ± {point.accuracy_std:.3f}" if _is_number(point.accuracy_std) else ""
+    std = f" ± {point.accuracy_std:.3f}" if util.is_finite_number(point.accuracy_std) else ""
     return f"accuracy {point.accuracy:.3f}{std}, {point.latency_ms:.2f} ms"
 
 
@@ -211,13 +208,6 @@ def hypervolume(points: Sequence[tuple[float, float]], *, latency_ref: float) ->
     return area
 
 
-def _atomic_write(path: str, write) -> None:
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8", newline="") as handle:
-        write(handle)
-    os.replace(tmp, path)
-
-
 def write_trials_csv(records: Sequence[dict[str, Any]], path: str) -> None:
     """One row per trial in `TRIAL_COLUMNS` order (written atomically)."""
 
@@ -230,7 +220,7 @@ def write_trials_csv(records: Sequence[dict[str, Any]], path: str) -> None:
                 row["reason"] = str(row["reason"]).strip().splitlines()[-1][:300]
             writer.writerow(row)
 
-    _atomic_write(path, write)
+    util.atomic_write(path, write)
 
 
 def write_pareto(
@@ -271,7 +261,7 @@ def write_pareto(
                 }
             )
 
-    _atomic_write(csv_path, write)
+    util.atomic_write(csv_path, write)
 
     plt = _pyplot()
     figure, axes = plt.subplots(figsize=(7, 4.5))
@@ -298,7 +288,7 @@ def write_pareto(
             axes.errorbar(
                 [ref.latency_ms],
                 [ref.accuracy],
-                yerr=[ref.accuracy_std] if _is_number(ref.accuracy_std) else None,
+                yerr=[ref.accuracy_std] if util.is_finite_number(ref.accuracy_std) else None,
                 fmt="*",
                 markersize=13,
                 color="#2e86ab",
@@ -346,7 +336,7 @@ def write_history(records: Sequence[dict[str, Any]], png_path: str) -> None:
     xs, rewards, best, running = [], [], [], -math.inf
     for index, record in enumerate(records):
         reward = record.get("reward")
-        if record.get("status") == "COMPLETED" and _is_number(reward):
+        if record.get("status") == "COMPLETED" and util.is_finite_number(reward):
             running = max(running, reward)
             xs.append(index)
             rewards.append(reward)
@@ -356,7 +346,7 @@ def write_history(records: Sequence[dict[str, Any]], png_path: str) -> None:
     baseline = [
         (i, r["controller_baseline"])
         for i, r in enumerate(records)
-        if _is_number(r.get("controller_baseline"))
+        if util.is_finite_number(r.get("controller_baseline"))
     ]
     if baseline:
         top.plot(
@@ -375,7 +365,7 @@ def write_history(records: Sequence[dict[str, Any]], png_path: str) -> None:
     entropy = [
         (i, r["controller_entropy"])
         for i, r in enumerate(records)
-        if _is_number(r.get("controller_entropy"))
+        if util.is_finite_number(r.get("controller_entropy"))
     ]
     bottom.plot([e[0] for e in entropy], [e[1] for e in entropy], "-", color="#2e86ab")
     bottom.set_ylabel("controller entropy (nats)")
@@ -388,13 +378,13 @@ def write_history(records: Sequence[dict[str, Any]], png_path: str) -> None:
 
 def best_record(records: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
     """The completed trial with the highest reward."""
-    done = [r for r in completed(records) if _is_number(r.get("reward"))]
+    done = [r for r in completed(records) if util.is_finite_number(r.get("reward"))]
     return max(done, key=lambda r: r["reward"]) if done else None
 
 
 def write_json(data: Any, path: str) -> None:
     """Writes JSON atomically."""
-    _atomic_write(path, lambda handle: json.dump(data, handle, indent=2, default=str))
+    util.atomic_write_json(path, data, default=str)
 
 
 def _pyplot():
@@ -407,6 +397,4 @@ def _pyplot():
 
 
 def _save_figure(figure, path: str) -> None:
-    tmp = f"{path}.tmp.png"
-    figure.savefig(tmp, dpi=120)
-    os.replace(tmp, path)
+    util.atomic_save(path, lambda tmp: figure.savefig(tmp, dpi=120), suffix=".png")

@@ -16,6 +16,8 @@ import dataclasses
 import math
 from typing import Any, Literal
 
+from tflite_bench import util
+
 KINDS = ("soft", "hard")
 DEFAULT_W = -0.07
 """The paper's soft exponent: 2× latency buys ≈ 5% relative accuracy (MobileNetV3-Large too)."""
@@ -23,12 +25,8 @@ DEFAULT_W = -0.07
 RewardKind = Literal["soft", "hard"]
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 def _require_finite(name: str, value: object) -> float:
-    if not _is_number(value) or not math.isfinite(value):
+    if not util.is_number(value) or not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number; got {value!r}")
     return float(value)
 

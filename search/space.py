@@ -1,9 +1,10 @@
 """Search spaces: an ordered list of named categorical decisions ↔ `ArchSpec` ↔ keras-tuner HPs.
 
-Owns `Decision`, the `SearchSpace` base class (sizes, sampling, the choices ↔ values ↔
-HyperParameters maps, conventions) and the registry `get_space(name)`. The concrete spaces live
-in `search/space_mnasnet.py` (MnasNet's factorized hierarchical space on the MobileNetV2
-skeleton) and `search/space_mobilenetv3.py` (the MobileNetV3-like spaces).
+Owns `Decision` and the `SearchSpace` base class (sizes, sampling, the choices ↔ values ↔
+HyperParameters maps, conventions). A concrete space is a template over a zoo model: the zoo's
+reference architecture (`mnasnet_tf.zoo`) with decisions attached, its defaults being the
+reference's own choices; each lives in its own module (`search/space_mnasnet.py`,
+`search/space_mobilenetv3.py`) and `search/space_registry.py` names them (`get_space`).
 
 A point of a space is a list of choice indices, one per decision, in the space's order; the
 controller sees only `choice_sizes()`. `to_arch` and `from_arch` are inverse up to aliases (two
@@ -11,8 +12,9 @@ choices that build the same architecture, e.g. F = 0.75 and 1.0 of a 16-filter b
 rounding to 8): `from_arch` returns the canonical index — the decision's default if it matches,
 else the first that does — so `to_arch(from_arch(a)) == a` always holds for a point `a`.
 
-Must not import TensorFlow at module level: keras_tuner is imported inside
-`to_hyperparameters` only, so controller and space tests run in milliseconds.
+Must not import the concrete space modules or the registry (they import this one), nor
+TensorFlow at module level: keras_tuner is imported inside `to_hyperparameters` only, so
+controller and space tests run in milliseconds.
 """
 
 from __future__ import annotations
@@ -41,6 +43,12 @@ CONVENTION_FIELDS = tuple(
 )
 
 
+def arch_conventions(arch: specs.ArchSpec) -> dict[str, Any]:
+    """The model-wide fields a space around `arch` shares with it: every ArchSpec field but the
+    blocks, the name and the dropout rate."""
+    return {field: getattr(arch, field) for field in CONVENTION_FIELDS if field != "dropout_rate"}
+
+
 @dataclasses.dataclass(frozen=True)
 class Decision:
     """One categorical decision: a scoped name ('block3/kernel') and its choice values.
@@ -66,6 +74,16 @@ class Decision:
             raise ValueError(
                 f"decision {self.name!r}: default_index {self.default_index} out of range"
             )
+
+    @classmethod
+    def with_default(cls, name: str, values: Sequence[Any], default: Any) -> Decision:
+        """A decision whose default is the value `default` (a reference model's choice)."""
+        values = tuple(values)
+        if default not in values:
+            raise ValueError(
+                f"decision {name!r}: the reference value {default!r} is not one of {values}"
+            )
+        return cls(name, values, values.index(default))
 
     @property
     def size(self) -> int:
@@ -274,28 +292,3 @@ class SearchSpace(abc.ABC):
     @abc.abstractmethod
     def _parse(self, arch: specs.ArchSpec) -> list[int]:
         """The canonical point of `arch`'s blocks; ValueError naming block and field."""
-
-
-def _registry() -> dict[str, Callable[[], SearchSpace]]:
-    from search import space_mnasnet, space_mobilenetv3  # they import this module
-
-    return {
-        "mnasnet": space_mnasnet.mnasnet_space,
-        "mnasnet-extended": space_mnasnet.mnasnet_extended_space,
-        "mobilenetv3-large": lambda: space_mobilenetv3.mobilenetv3_space("large"),
-        "mobilenetv3-small": lambda: space_mobilenetv3.mobilenetv3_space("small"),
-    }
-
-
-def list_spaces() -> list[str]:
-    """Names `get_space` accepts."""
-    return list(_registry())
-
-
-def get_space(name: str) -> SearchSpace:
-    """A search space by name: 'mnasnet' (the paper's), 'mnasnet-extended' (also holds
-    MnasNet-A1/B1), 'mobilenetv3-large', 'mobilenetv3-small'."""
-    registry = _registry()
-    if name not in registry:
-        raise ValueError(f"unknown search space {name!r}; expected one of {list(registry)}")
-    return registry[name]()

@@ -1,7 +1,10 @@
-"""MnasNet's factorized hierarchical search space on the MobileNetV2 skeleton (DESIGN.md §4).
+"""MnasNet's factorized hierarchical search space: the zoo's MobileNetV2 with decisions attached.
 
-B = 7 blocks after the stem, each with its own six decisions (all layers of a block share them;
-only the first layer strides):
+Owns `MnasNetSpace`, `mnasnet_space` (the paper's, DESIGN.md §4) and `mnasnet_extended_space`.
+The template is the zoo's 'mobilenet-v2' ArchSpec (`mnasnet_tf.zoo`, the one definition of the
+model): its 7 blocks after the stem, their strides, base filters c and layer counts n, its stem
+and head. Each block gets its own six decisions (all layers of a block share them; only the
+first layer strides), and every default is MobileNetV2's own choice:
 
 | decision | values (paper) | builds |
 |---|---|---|
@@ -15,7 +18,10 @@ only the first layer strides):
 ¹ spelled as an expansion-1 MBConv (`e1`), as in the reference block strings.
 
 S = 4·2·2·3·3·3 = 432 per block, 432**7 ≈ 2.8·10^18 points. The block input filters `i` are
-the previous block's output (the stem's for block 1). The defaults are MobileNetV2's blocks.
+the previous block's output (the stem's for block 1). The points share MnasNet's layer
+conventions (those of the zoo's MnasNet-A1: ReLU, SE squeezing the declared block input with a
+sigmoid gate, a head that width does not scale), not MobileNetV2's ReLU6 and growing head;
+`with_conventions(activation='relu6', head_scaling='grow_only')` gives MobileNetV2's.
 
 The paper's space as stated aliases some points: 0.75 and 1.0 × 16 both round to 16, 0.75 and
 1.0 × 24 both to 24, and N − 1 = 0 layers becomes 1 in blocks 1 and 7.
@@ -27,19 +33,31 @@ adds F = 1.2 (96 × 1.2 → 112, 160 × 1.2 → 192 after rounding) and removes 
 block's filter and layer choices are the distinct widths and counts, labelled by value, so it
 holds the paper's space, A1, B1 and MobileNetV2, and `from_arch(to_arch(c)) == c` everywhere.
 
-Must not import TensorFlow or Keras.
+Must not import TensorFlow, Keras or `search.space_registry` (which imports this module).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from mnasnet_tf import arch_string, specs
-from search.space import Decision, SearchSpace, canonical_index
+from mnasnet_tf import arch_string, specs, zoo
+from search.space import Decision, SearchSpace, arch_conventions, canonical_index
 
-MOBILENET_V2_SKELETON = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
-                         (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))  # fmt: skip
-"""MobileNetV2's blocks after the stem: (expansion t, filters c, layers n, stride s)."""
+REFERENCE_MODEL = "mobilenet-v2"
+"""The zoo model the space is a template over (blocks, stem, head; every decision's default)."""
+CONVENTIONS_MODEL = "mnasnet-a1"
+"""The zoo model whose layer conventions (`LAYER_CONVENTIONS`) every point shares."""
+LAYER_CONVENTIONS = (
+    "activation",
+    "se_base",
+    "se_divisor",
+    "se_gate",
+    "round_expanded",
+    "head_scaling",
+)
+"""How layers are built (MnasNet's); the other model-wide fields (stem and head widths) are the
+reference model's."""
 
 CONV_OPS = {
     "conv": ("conv", 1),
@@ -60,47 +78,76 @@ FIELDS = ("conv_op", "kernel", "se_ratio", "skip", "filters", "layers")
 _SPEC_FIELDS = {"filters": "output_filters", "layers": "num_repeat", "kernel": "kernel_size"}
 
 
+def mnasnet_conventions(reference: specs.ArchSpec) -> dict[str, Any]:
+    """`reference`'s model-wide fields with the layer conventions of the zoo's MnasNet models."""
+    mnasnet = zoo.get_arch(CONVENTIONS_MODEL)
+    layer = {field: getattr(mnasnet, field) for field in LAYER_CONVENTIONS}
+    return {**arch_conventions(reference), **layer}
+
+
 class MnasNetSpace(SearchSpace):
-    """One block of six decisions per skeleton row; see the module docstring.
+    """One block of six decisions per block of a reference model; see the module docstring.
 
     Args:
       name: the space's name.
-      skeleton: (t, c, n, s) rows; s is fixed, c and n are the bases of filters and layers.
+      reference: the template (a zoo ArchSpec): each block's stride is fixed, its output
+        filters and layer count are the bases of the filter and layer choices, and its own
+        choices are the defaults. ValueError when it is not the space's default point.
       filter_choices: per block, (label, output filters) pairs.
       layer_choices: per block, (label, layer count) pairs.
-      conventions: ArchSpec fields shared by every point (MnasNet's by default).
+      conventions: ArchSpec fields shared by every point (default: the reference's).
     """
 
     def __init__(
         self,
         *,
         name: str,
-        skeleton: Sequence[tuple[int, int, int, int]],
+        reference: specs.ArchSpec,
         filter_choices: Sequence[Sequence[tuple[float | int, int]]],
         layer_choices: Sequence[Sequence[tuple[int, int]]],
-        conventions: dict | None = None,
+        conventions: Mapping[str, Any] | None = None,
     ) -> None:
-        if not len(skeleton) == len(filter_choices) == len(layer_choices):
-            raise ValueError("skeleton, filter_choices and layer_choices need one row per block")
-        self.skeleton = tuple(tuple(row) for row in skeleton)
+        if not len(reference.blocks) == len(filter_choices) == len(layer_choices):
+            raise ValueError(
+                f"space {name!r}: filter_choices and layer_choices need one row per block of "
+                f"{reference.name!r} ({len(reference.blocks)}); got {len(filter_choices)} and "
+                f"{len(layer_choices)}"
+            )
+        self.reference = reference
         self.filter_widths = tuple(tuple(w for _, w in row) for row in filter_choices)
         self.layer_counts = tuple(tuple(n for _, n in row) for row in layer_choices)
         decisions = []
-        for b, (t, c, n, _) in enumerate(self.skeleton, start=1):
-            default_op = "sep" if t == 1 else f"mbconv_e{t}"
+        in_filters = reference.stem_filters
+        for b, block in enumerate(reference.blocks, start=1):
+            declared_in = in_filters if block.input_filters is None else block.input_filters
             filters = [label for label, _ in filter_choices[b - 1]]
             layers = [label for label, _ in layer_choices[b - 1]]
             decisions += [
-                Decision(f"block{b}/conv_op", tuple(CONV_OPS), list(CONV_OPS).index(default_op)),
-                Decision(f"block{b}/kernel", KERNELS, 0),
-                Decision(f"block{b}/se_ratio", SE_RATIOS, 0),
-                Decision(f"block{b}/skip", SKIPS, SKIPS.index("identity")),
-                Decision(
-                    f"block{b}/filters", tuple(filters), _base_index(filter_choices[b - 1], c)
+                Decision.with_default(
+                    f"block{b}/conv_op",
+                    tuple(CONV_OPS),
+                    self._conv_op(reference, block, declared_in),
                 ),
-                Decision(f"block{b}/layers", tuple(layers), _base_index(layer_choices[b - 1], n)),
+                Decision.with_default(f"block{b}/kernel", KERNELS, block.kernel_size),
+                Decision.with_default(f"block{b}/se_ratio", SE_RATIOS, block.se_ratio or 0.0),
+                Decision.with_default(f"block{b}/skip", SKIPS, block.skip),
+                Decision(
+                    f"block{b}/filters",
+                    tuple(filters),
+                    _base_index(filter_choices[b - 1], block.output_filters),
+                ),
+                Decision(
+                    f"block{b}/layers",
+                    tuple(layers),
+                    _base_index(layer_choices[b - 1], block.num_repeat),
+                ),
             ]
-        super().__init__(name=name, decisions=decisions, conventions=conventions or {})
+            in_filters = block.output_filters
+        if conventions is None:
+            conventions = arch_conventions(reference)
+        super().__init__(name=name, decisions=decisions, conventions=conventions)
+        if self.from_arch(reference, check_conventions=False) != self.default_choices():
+            raise ValueError(f"space {name!r}: {reference.name!r} is not its default point")
 
     def _block_decisions(self, b: int) -> tuple[Decision, ...]:
         return self.decisions[b * len(FIELDS) : (b + 1) * len(FIELDS)]
@@ -108,14 +155,14 @@ class MnasNetSpace(SearchSpace):
     def _build(self, choices: list[int]) -> list[specs.BlockSpec]:
         blocks = []
         in_filters = self.convention("stem_filters")
-        for b, (_, _, _, stride) in enumerate(self.skeleton):
+        for b, template in enumerate(self.reference.blocks):
             op_i, k_i, se_i, skip_i, f_i, n_i = choices[b * len(FIELDS) : (b + 1) * len(FIELDS)]
             op, expand = CONV_OPS[list(CONV_OPS)[op_i]]
             se_ratio = SE_RATIOS[se_i]
             block = specs.BlockSpec(
                 num_repeat=self.layer_counts[b][n_i],
                 kernel_size=KERNELS[k_i],
-                stride=stride,
+                stride=template.stride,
                 output_filters=self.filter_widths[b][f_i],
                 input_filters=in_filters,
                 expand_ratio=expand,
@@ -128,15 +175,15 @@ class MnasNetSpace(SearchSpace):
         return blocks
 
     def _parse(self, arch: specs.ArchSpec) -> list[int]:
-        if len(arch.blocks) != len(self.skeleton):
+        if len(arch.blocks) != len(self.reference.blocks):
             raise ValueError(
                 f"arch {arch.name!r} has {len(arch.blocks)} blocks; space {self.name!r} has "
-                f"{len(self.skeleton)}"
+                f"{len(self.reference.blocks)}"
             )
         choices: list[int] = []
         in_filters = arch.stem_filters
-        rows = zip(arch.blocks, self.skeleton, strict=True)
-        for b, (block, (_, _, _, stride)) in enumerate(rows):
+        rows = zip(arch.blocks, self.reference.blocks, strict=True)
+        for b, (block, template) in enumerate(rows):
             where = f"block {b + 1} ({arch_string.encode_block(block)!r})"
 
             def fail(field: str, value: object, allowed: object, where: str = where) -> ValueError:
@@ -145,8 +192,8 @@ class MnasNetSpace(SearchSpace):
                     f"one of {allowed}"
                 )
 
-            if block.stride != stride:
-                raise fail("stride", block.stride, (stride,))
+            if block.stride != template.stride:
+                raise fail("stride", block.stride, (template.stride,))
             if block.input_filters not in (None, in_filters):
                 raise fail("input_filters", block.input_filters, (None, in_filters))
             if block.activation is not None:
@@ -218,23 +265,27 @@ def mnasnet_space(
     layer_deltas: Sequence[int] = LAYER_DELTAS,
     dedupe: bool = False,
     name: str = "mnasnet",
-    conventions: dict | None = None,
+    reference: str = REFERENCE_MODEL,
+    conventions: Mapping[str, Any] | None = None,
 ) -> MnasNetSpace:
-    """The paper's space (defaults): filters = multiplier × MobileNetV2's (make_divisible 8),
-    layers = MobileNetV2's + delta (≥ 1). With `dedupe`, aliases are removed and the filter and
-    layer labels are the widths and counts themselves."""
+    """The paper's space (defaults) around zoo model `reference`: filters = multiplier × its
+    filters (make_divisible 8), layers = its layer count + delta (≥ 1), MnasNet's conventions
+    unless `conventions` are given. With `dedupe`, aliases are removed and the filter and layer
+    labels are the widths and counts themselves."""
+    arch = zoo.get_arch(reference)
     filter_choices, layer_choices = [], []
-    for _, c, n, _ in MOBILENET_V2_SKELETON:
+    for block in arch.blocks:
+        c, n = block.output_filters, block.num_repeat
         filters = [(m, specs.make_divisible(c * m, 8)) for m in multipliers]
         layers = [(d, max(1, n + d)) for d in layer_deltas]
         filter_choices.append(_dedupe(filters, by_value=dedupe))
         layer_choices.append(_dedupe(layers, by_value=dedupe))
     return MnasNetSpace(
         name=name,
-        skeleton=MOBILENET_V2_SKELETON,
+        reference=arch,
         filter_choices=filter_choices,
         layer_choices=layer_choices,
-        conventions=conventions,
+        conventions=mnasnet_conventions(arch) if conventions is None else conventions,
     )
 
 

@@ -1,10 +1,14 @@
-"""MobileNetV3-like search spaces around the MobileNetV3-Large / -Small skeletons.
+"""MobileNetV3-like search spaces: the zoo's MobileNetV3-Large / -Small with decisions attached.
+
+Owns `MobileNetV3Space`, `V3Stage`, `stages_of` and `mobilenetv3_space`. The template is the
+zoo's 'mobilenet-v3-large' or 'mobilenet-v3-small' ArchSpec (`mnasnet_tf.zoo`, the one
+definition of the models), read as stages: a stage is a run of layers with one output width
+(only its first layer strides).
 
 The MobileNetV3 paper searched block-wise with the MnasNet recipe (kernel, expansion, SE,
 activation, layers) and then tuned per-layer expanded widths with NetAdapt, which is why the
 published models' expansions are irregular (V3-Large 2.5, 2.3; V3-Small 72/16, 88/24). To make
-those models points, a stage (a run of layers with one output width; only its first layer
-strides) has:
+those models points, a stage has:
 
 | decision | values |
 |---|---|
@@ -18,27 +22,30 @@ A layer slot's expanded widths are make_divisible(in × e, 8) for e ∈ {3, 4, 6
 reference model's width for that slot (its last layer's for the extra slot); a value equal to
 the layer's input width means no expansion (expansion 1, no 1×1 expand conv).
 
-Output widths, strides, stem (16) and head are fixed by the skeleton; the conventions are
-MobileNetV3's (h-swish model activation, SE from the expanded width rounded to 8, hard-sigmoid
-gate, rounded expanded widths, last conv 960 / 576 scaled with width, pre-logits 1280 / 1024).
-Every decision's default is the reference model's choice, so `default_choices()` builds
-MobileNetV3-Large (-Small) and `from_arch` of the keras.applications tables returns it. The
-width slots of layers a stage does not use are ignored; `from_arch` sets them to the default.
+Output widths, strides, stem (16), head and conventions are the reference model's (h-swish model
+activation, SE from the expanded width rounded to 8, hard-sigmoid gate, rounded expanded
+widths, last conv 960 / 576 scaled with width, pre-logits 1280 / 1024). Every decision's default
+is the reference model's choice, so `default_choices()` builds MobileNetV3-Large (-Small) and
+`from_arch` of the keras.applications tables returns it. The width slots of layers a stage does
+not use are ignored; `from_arch` sets them to the default.
 
 `to_arch` writes one BlockSpec per run of equal layers (explicit `x<width>` expansion tokens);
 `from_arch` reads any spelling that builds the same layers (e.g. `e2.5` or `x200`).
 
-Must not import TensorFlow or Keras.
+Must not import TensorFlow, Keras or `search.space_registry` (which imports this module).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from mnasnet_tf import specs
-from search.space import Decision, SearchSpace, canonical_index
+from mnasnet_tf import specs, zoo
+from search.space import Decision, SearchSpace, arch_conventions, canonical_index
 
+REFERENCE_MODELS = {"large": "mobilenet-v3-large", "small": "mobilenet-v3-small"}
+"""Variant → the zoo model its space is a template over."""
 KERNELS = (3, 5, 7)
 SE_RATIOS = (0.0, 0.25)
 ACTIVATIONS = ("relu", "hswish")
@@ -50,7 +57,8 @@ STAGE_FIELDS = ("kernel", "se_ratio", "activation", "layers")
 @dataclasses.dataclass(frozen=True)
 class V3Stage:
     """One stage of a reference MobileNetV3: output width, stride of its first layer, the shared
-    kernel / SE / activation, and each layer's expanded width."""
+    kernel / SE / activation (those of its first layer), and each layer's expanded width (its
+    input width when the layer does not expand)."""
 
     filters: int
     stride: int
@@ -60,84 +68,98 @@ class V3Stage:
     expanded: tuple[int, ...]
 
 
-MOBILENET_V3_LARGE = (
-    V3Stage(16, 1, 3, 0.0, "relu", (16,)),
-    V3Stage(24, 2, 3, 0.0, "relu", (64, 72)),
-    V3Stage(40, 2, 5, 0.25, "relu", (72, 120, 120)),
-    V3Stage(80, 2, 3, 0.0, "hswish", (240, 200, 184, 184)),
-    V3Stage(112, 1, 3, 0.25, "hswish", (480, 672)),
-    V3Stage(160, 2, 5, 0.25, "hswish", (672, 960, 960)),
-)
-"""keras.applications MobileNetV3Large (paper Table 1) after the stem."""
-MOBILENET_V3_SMALL = (
-    V3Stage(16, 2, 3, 0.25, "relu", (16,)),
-    V3Stage(24, 2, 3, 0.0, "relu", (72, 88)),
-    V3Stage(40, 2, 5, 0.25, "hswish", (96, 240, 240)),
-    V3Stage(48, 1, 5, 0.25, "hswish", (120, 144)),
-    V3Stage(96, 2, 5, 0.25, "hswish", (288, 576, 576)),
-)
-"""keras.applications MobileNetV3Small (paper Table 2) after the stem."""
+def _runs(arch: specs.ArchSpec) -> list[list[specs.LayerSpec]]:
+    """`arch`'s layers grouped into runs of equal output width."""
+    runs: list[list[specs.LayerSpec]] = []
+    for layer in arch.layers():
+        if runs and runs[-1][-1].out_channels == layer.out_channels:
+            runs[-1].append(layer)
+        else:
+            runs.append([layer])
+    return runs
 
-_V3_COMMON = dict(
-    stem_filters=16,
-    activation="hswish",
-    se_base="expanded",
-    se_divisor=8,
-    se_gate="hard_sigmoid",
-    round_expanded=True,
-    head_scaling="width",
-)
+
+def stages_of(arch: specs.ArchSpec) -> tuple[V3Stage, ...]:
+    """The stages of `arch` (a reference model), read from its layers."""
+    return tuple(
+        V3Stage(
+            filters=run[0].out_channels,
+            stride=run[0].stride,
+            kernel=run[0].block.kernel_size,
+            se_ratio=run[0].block.se_ratio or 0.0,
+            activation=run[0].activation,
+            expanded=tuple(
+                layer.expanded if layer.block.is_expanded else layer.in_channels for layer in run
+            ),
+        )
+        for run in _runs(arch)
+    )
+
+
 CONVENTIONS = {
-    "large": dict(_V3_COMMON, head_filters=960, pre_logits_filters=1280),
-    "small": dict(_V3_COMMON, head_filters=576, pre_logits_filters=1024),
+    variant: arch_conventions(zoo.get_arch(model)) for variant, model in REFERENCE_MODELS.items()
 }
-SKELETONS = {"large": MOBILENET_V3_LARGE, "small": MOBILENET_V3_SMALL}
+"""Variant → the model-wide fields every point shares (the reference model's)."""
 
 
 class MobileNetV3Space(SearchSpace):
-    """Per stage: kernel, SE, activation, layer count, and each layer slot's expanded width."""
+    """Per stage: kernel, SE, activation, layer count, and each layer slot's expanded width.
+
+    Args:
+      name: the space's name.
+      reference: the template (a zoo ArchSpec), read by `stages_of`; its choices are the
+        defaults. ValueError when it is not the space's default point.
+      conventions: ArchSpec fields shared by every point (default: the reference's).
+      expansions: expansion ratios of every layer slot's widths.
+      layer_deltas: changes to each stage's layer count.
+    """
 
     def __init__(
         self,
         *,
         name: str,
-        skeleton: Sequence[V3Stage],
-        conventions: dict,
+        reference: specs.ArchSpec,
+        conventions: Mapping[str, Any] | None = None,
         expansions: Sequence[float] = EXPANSIONS,
         layer_deltas: Sequence[int] = LAYER_DELTAS,
     ) -> None:
-        self.skeleton = tuple(skeleton)
-        stem = conventions.get("stem_filters", 16)
+        if conventions is None:
+            conventions = arch_conventions(reference)
+        self.reference = reference
+        self.skeleton = stages_of(reference)
         self.slot_widths: list[tuple[tuple[int, ...], ...]] = []
         self.layer_counts: list[tuple[int, ...]] = []
         self._offsets: list[int] = []
         decisions: list[Decision] = []
-        in_filters = stem
+        in_filters = conventions.get("stem_filters", reference.stem_filters)
         for s, stage in enumerate(self.skeleton, start=1):
             n = len(stage.expanded)
             counts = tuple(sorted({max(1, n + d) for d in layer_deltas}))
+            references = [stage.expanded[min(j, n - 1)] for j in range(max(counts))]
             slots = []
-            for j in range(max(counts)):
+            for j, reference_width in enumerate(references):
                 layer_in = in_filters if j == 0 else stage.filters
-                reference = stage.expanded[min(j, n - 1)]
                 widths = {specs.make_divisible(layer_in * e, 8) for e in expansions}
-                slots.append(tuple(sorted(widths | {reference})))
+                slots.append(tuple(sorted(widths | {reference_width})))
             self._offsets.append(len(decisions))
             decisions += [
-                Decision(f"stage{s}/kernel", KERNELS, KERNELS.index(stage.kernel)),
-                Decision(f"stage{s}/se_ratio", SE_RATIOS, SE_RATIOS.index(stage.se_ratio)),
-                Decision(f"stage{s}/activation", ACTIVATIONS, ACTIVATIONS.index(stage.activation)),
-                Decision(f"stage{s}/layers", counts, counts.index(n)),
+                Decision.with_default(f"stage{s}/kernel", KERNELS, stage.kernel),
+                Decision.with_default(f"stage{s}/se_ratio", SE_RATIOS, stage.se_ratio),
+                Decision.with_default(f"stage{s}/activation", ACTIVATIONS, stage.activation),
+                Decision.with_default(f"stage{s}/layers", counts, n),
             ]
-            for j, widths in enumerate(slots):
-                reference = stage.expanded[min(j, n - 1)]
+            for j, (widths, reference_width) in enumerate(zip(slots, references, strict=True)):
                 decisions.append(
-                    Decision(f"stage{s}/layer{j + 1}/expanded", widths, widths.index(reference))
+                    Decision.with_default(
+                        f"stage{s}/layer{j + 1}/expanded", widths, reference_width
+                    )
                 )
             self.slot_widths.append(tuple(slots))
             self.layer_counts.append(counts)
             in_filters = stage.filters
         super().__init__(name=name, decisions=decisions, conventions=conventions)
+        if self.from_arch(reference, check_conventions=False) != self.default_choices():
+            raise ValueError(f"space {name!r}: {reference.name!r} is not its default point")
 
     def _build(self, choices: list[int]) -> list[specs.BlockSpec]:
         blocks: list[specs.BlockSpec] = []
@@ -174,12 +196,7 @@ class MobileNetV3Space(SearchSpace):
         return blocks
 
     def _parse(self, arch: specs.ArchSpec) -> list[int]:
-        runs: list[list[specs.LayerSpec]] = []
-        for layer in arch.layers():
-            if runs and runs[-1][-1].out_channels == layer.out_channels:
-                runs[-1].append(layer)
-            else:
-                runs.append([layer])
+        runs = _runs(arch)
         if len(runs) != len(self.skeleton):
             widths = [run[0].out_channels for run in runs]
             raise ValueError(
@@ -260,11 +277,13 @@ def _residual_possible(layer: specs.LayerSpec) -> bool:
 
 
 def mobilenetv3_space(variant: str = "large") -> MobileNetV3Space:
-    """The MobileNetV3-like space around MobileNetV3-'large' or -'small'."""
-    if variant not in SKELETONS:
-        raise ValueError(f"MobileNetV3 variant must be one of {list(SKELETONS)}; got {variant!r}")
+    """The MobileNetV3-like space around zoo model MobileNetV3-'large' or -'small'."""
+    if variant not in REFERENCE_MODELS:
+        raise ValueError(
+            f"MobileNetV3 variant must be one of {list(REFERENCE_MODELS)}; got {variant!r}"
+        )
     return MobileNetV3Space(
         name=f"mobilenetv3-{variant}",
-        skeleton=SKELETONS[variant],
+        reference=zoo.get_arch(REFERENCE_MODELS[variant]),
         conventions=CONVENTIONS[variant],
     )

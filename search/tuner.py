@@ -2,8 +2,8 @@
 
 Owns `MnasTuner` (a `keras_tuner.engine.base_tuner.BaseTuner`: keras-tuner provides the trial loop,
 persistence, retries and the chief/worker distribution) and the trial records the reports are
-built from (`load_records`, read incrementally: only trial files that changed are parsed again).
-A trial hands its architecture to the `LatencyMeter` (search/latency_meter.py) before training,
+built from (search/records.py reads them from the trial files and writes the report files).
+A trial hands its architecture to the `LatencyMeter` (search/latency/meter.py) before training,
 so the deployment model converts while the proxy trains.
 Imports the builder, data/training and tflite_bench; the controller and reward stay TF-free.
 """
@@ -11,7 +11,6 @@ Imports the builder, data/training and tflite_bench; the controller and reward s
 from __future__ import annotations
 
 import glob
-import json
 import logging
 import math
 import os
@@ -20,11 +19,11 @@ from typing import Any
 
 import keras_tuner
 from keras_tuner.engine import base_tuner
-from keras_tuner.engine import trial as trial_module
 
 from mnasnet_tf import arch_string, stats
+from search import records as records_lib
 from search import report
-from search.latency_meter import LatencyMeter
+from search.latency.meter import LatencyMeter
 from search.proxy import FixedData, ProxyData, ProxyTask
 from search.proxy_worker import (
     DEFAULT_RECYCLE_EVERY,
@@ -153,9 +152,7 @@ class MnasTuner(base_tuner.BaseTuner):
             self._best_reward = value.value
             self._save_best_model(trial.trial_id, trainer)
         metrics = {
-            "reward": value.value,
-            "accuracy": result.accuracy,
-            "latency_ms": latency.median_ms,
+            **value.as_metrics(),  # reward, accuracy, latency_ms (the median), latency_term
             "latency_min_ms": latency.min_ms,
             "latency_p90_ms": latency.p90_ms,
             "params": float(arch_stats.params),
@@ -274,150 +271,24 @@ class MnasTuner(base_tuner.BaseTuner):
         search and for workers sharing the directory); only changed files are parsed again."""
         entropies = getattr(self.oracle, "entropy_history", None)  # a local MnasOracle's
         baselines = getattr(self.oracle, "baseline_history", None)
-        return load_records(
+        return records_lib.load_records(
             self.project_dir,
             self.space,
             cache=self._record_cache,
-            entropies=None if entropies is None else _history(entropies),
-            baselines=None if baselines is None else _history(baselines),
+            entropies=None if entropies is None else records_lib.history(entropies),
+            baselines=None if baselines is None else records_lib.history(baselines),
         )
 
     def write_all_reports(self, records: list[dict[str, Any]] | None = None) -> dict[str, str]:
         """Writes trials.csv, pareto.csv/png, history.png, summary.json and best_arch.json;
         returns their paths."""
         records = self.records() if records is None else records
-        return write_reports(
+        return records_lib.write_reports(
             self.project_dir,
             records,
             references=self.references,
             latency_target_ms=self.reward.target_ms,
         )
-
-
-def load_records(
-    project_dir: str,
-    space: SearchSpace,
-    *,
-    cache: dict[str, Any] | None = None,
-    entropies: dict[str, float] | None = None,
-    baselines: dict[str, float] | None = None,
-) -> list[dict[str, Any]]:
-    """Plain trial records from `<project_dir>/trial_*/trial.json`, in trial order.
-
-    Args:
-      cache: a dict this function keeps between calls: a trial file unchanged since the last
-        call (same inode, size and modification time) is not parsed again.
-      entropies: the controller entropy per trial id (None: read from `oracle.json`).
-      baselines: the controller's reward baseline per trial id when it was sampled (None: read
-        from `oracle.json`).
-    """
-    if entropies is None or baselines is None:
-        saved_entropies, saved_baselines = _saved_histories(project_dir)
-        entropies = saved_entropies if entropies is None else entropies
-        baselines = saved_baselines if baselines is None else baselines
-    cache = {} if cache is None else cache
-    records = []
-    for path in sorted(glob.glob(os.path.join(project_dir, "trial_*", "trial.json"))):
-        try:
-            info = os.stat(path)
-        except OSError:
-            continue
-        stamp = (info.st_ino, info.st_size, info.st_mtime_ns)
-        cached = cache.get(path)
-        if cached is not None and cached[0] == stamp:
-            record = dict(cached[1])
-        else:
-            record = _load_record(path, space)
-            if record is None:
-                continue
-            cache[path] = (stamp, dict(record))
-        if record["trial"] in entropies:
-            record["controller_entropy"] = entropies[record["trial"]]
-        if record["trial"] in baselines:
-            record["controller_baseline"] = baselines[record["trial"]]
-        records.append(record)
-    # Ids are zero-padded to the width of max_trials at creation, so a resumed search with a
-    # larger budget mixes widths ('9', '10'): order by number.
-    records.sort(key=lambda r: int(r["trial"]) if str(r["trial"]).isdigit() else -1)
-    return records
-
-
-def _load_record(path: str, space: SearchSpace) -> dict[str, Any] | None:
-    try:
-        trial = trial_module.Trial.load(path)
-    except (OSError, ValueError, KeyError) as error:
-        log.warning("skipping unreadable trial file %s: %s", path, error)
-        return None
-    record: dict[str, Any] = {"trial": trial.trial_id, "status": trial.status}
-    try:
-        record["arch_spec"] = space.from_hyperparameters(trial.hyperparameters.values)
-        record["arch"] = arch_string.encode(record["arch_spec"])
-    except (ValueError, KeyError):
-        record["arch"] = ""
-    for name in report.TRIAL_COLUMNS:
-        if trial.metrics.exists(name):
-            record[name] = trial.metrics.get_last_value(name)
-    if record.get("cached_from") is not None:  # a trial id, stored as a number
-        record["cached_from"] = str(int(record["cached_from"])).zfill(len(trial.trial_id))
-    if trial.message:
-        record["reason"] = trial.message
-    return record
-
-
-def _history(history: dict[Any, Any]) -> dict[str, float]:
-    return {str(k): float(v) for k, v in dict(history).items() if v is not None}
-
-
-def _saved_histories(project_dir: str) -> tuple[dict[str, float], dict[str, float]]:
-    """The controller entropy and reward baseline per trial, from `oracle.json`."""
-    path = os.path.join(project_dir, "oracle.json")
-    try:
-        with open(path, encoding="utf-8") as handle:
-            state = json.load(handle)
-    except (OSError, json.JSONDecodeError):
-        return {}, {}
-    return (
-        _history(state.get("entropy_history") or {}),
-        _history(state.get("baseline_history") or {}),
-    )
-
-
-def write_reports(
-    project_dir: str,
-    records: list[dict[str, Any]],
-    *,
-    references: list[report.ReferencePoint] = (),
-    latency_target_ms: float | None = None,
-) -> dict[str, str]:
-    """Writes every report file of a search into `project_dir`; returns their paths."""
-    paths = {
-        "trials": os.path.join(project_dir, "trials.csv"),
-        "pareto_csv": os.path.join(project_dir, "pareto.csv"),
-        "pareto_png": os.path.join(project_dir, "pareto.png"),
-        "history": os.path.join(project_dir, "history.png"),
-        "summary": os.path.join(project_dir, "summary.json"),
-        "best_arch": os.path.join(project_dir, "best_arch.json"),
-    }
-    report.write_trials_csv(records, paths["trials"])
-    report.write_pareto(
-        records,
-        paths["pareto_csv"],
-        paths["pareto_png"],
-        references=references,
-        latency_target_ms=latency_target_ms,
-    )
-    report.write_history(records, paths["history"])
-    report.write_json(
-        report.summary(records, references=references, latency_target_ms=latency_target_ms),
-        paths["summary"],
-    )
-    best = report.best_record(records)
-    if best and best.get("arch_spec") is not None:
-        arch = best["arch_spec"].replace(name=f"search-trial-{best['trial']}")
-        arch_string.save_json(arch, paths["best_arch"])
-    else:
-        paths.pop("best_arch")
-    return paths
 
 
 def _last_line(message: str | None) -> str:

@@ -298,7 +298,7 @@ def test_default_controller_finds_a_target_in_the_mnasnet_space_within_hundreds_
     """42 decisions (2.8e18 architectures), reward = fraction of decisions equal to a target's:
     the default controller's most likely architecture matches the target on ≥ 75% of them after
     100 samples and on all but at most one after 400."""
-    from search.space import get_space
+    from search.space_registry import get_space
 
     sizes = get_space("mnasnet").choice_sizes()
     target = [int(x) for x in np.random.default_rng(1000 + seed).integers(sizes)]

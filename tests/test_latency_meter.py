@@ -1,4 +1,4 @@
-"""search/latency_meter.py: the measurement process, the cache and the pending-latency handle."""
+"""search/latency/meter.py: the measurement process, the cache and the pending-latency handle."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import os
 import pytest
 
 from mnasnet_tf import arch_string
-from search import latency_meter
+from search.latency import meter as latency_meter
 
 TINY = arch_string.decode("r1_k3_s22_e1_i16_o16:r1_k3_s22_e3_i16_o24")
 

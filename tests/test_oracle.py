@@ -12,7 +12,7 @@ import pytest
 from search import oracle as oracle_module
 from search.oracle import MnasOracle
 from search.reward import soft
-from search.space import get_space
+from search.space_registry import get_space
 
 SPACE = get_space("mnasnet")
 TARGET = SPACE.sample(np.random.default_rng(2024))

@@ -23,7 +23,7 @@ import numpy as np
 from keras_tuner.engine import base_tuner
 from search.oracle import MnasOracle
 from search.reward import soft
-from search.space import get_space
+from search.space_registry import get_space
 
 directory, kill_at = sys.argv[1], sys.argv[2]
 SPACE = get_space("mnasnet")

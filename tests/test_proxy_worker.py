@@ -12,7 +12,7 @@ import pytest
 
 from search.proxy import ProxyData, ProxyTask, run_proxy
 from search.proxy_worker import ProxyWorker, ProxyWorkerError
-from search.space import get_space
+from search.space_registry import get_space
 
 SPACE = get_space("mnasnet")
 ARCHS = [SPACE.to_arch(SPACE.sample(np.random.default_rng(seed))) for seed in (3, 4)]

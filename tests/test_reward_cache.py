@@ -10,11 +10,11 @@ import pytest
 
 from search import proxy_worker
 from search import tuner as tuner_module
-from search.latency_meter import Latency
+from search.latency.meter import Latency
 from search.oracle import MnasOracle
 from search.proxy import ProxyOutcome, ProxyTask
 from search.reward import soft
-from search.space import get_space
+from search.space_registry import get_space
 
 SPACE = get_space("mnasnet")
 REWARD = soft(target_ms=10.0)

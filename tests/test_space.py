@@ -8,6 +8,7 @@ import pytest
 
 from mnasnet_tf import arch_string, specs
 from search import space as space_module
+from search import space_registry
 from search.space_mnasnet import mnasnet_space
 from search.space_mobilenetv3 import CONVENTIONS
 
@@ -100,18 +101,18 @@ def conventions_of(arch: specs.ArchSpec) -> dict:
 
 
 def test_registry():
-    assert space_module.list_spaces() == [
+    assert space_registry.list_spaces() == [
         "mnasnet",
         "mnasnet-extended",
         "mobilenetv3-large",
         "mobilenetv3-small",
     ]
     with pytest.raises(ValueError, match="unknown search space 'nasnet'; expected one of"):
-        space_module.get_space("nasnet")
+        space_registry.get_space("nasnet")
 
 
 def test_mnasnet_paper_space_size_and_decisions():
-    space = space_module.get_space("mnasnet")
+    space = space_registry.get_space("mnasnet")
     assert space.choice_sizes() == [4, 2, 2, 3, 3, 3] * 7
     assert space.size() == 432**7
     assert f"{space.size():.2g}" == "2.8e+18"
@@ -136,7 +137,7 @@ def test_mnasnet_paper_space_size_and_decisions():
 
 
 def test_mnasnet_filter_and_layer_choices_follow_mobilenet_v2():
-    space = space_module.get_space("mnasnet")
+    space = space_registry.get_space("mnasnet")
     assert space.filter_widths == (
         (16, 16, 24),
         (24, 24, 32),
@@ -158,8 +159,8 @@ def test_mnasnet_filter_and_layer_choices_follow_mobilenet_v2():
 
 
 def test_extended_space_has_no_aliases_and_holds_the_paper_space():
-    paper = space_module.get_space("mnasnet")
-    extended = space_module.get_space("mnasnet-extended")
+    paper = space_registry.get_space("mnasnet")
+    extended = space_registry.get_space("mnasnet-extended")
     assert extended.filter_widths[4] == (72, 96, 112, 120)
     assert extended.filter_widths[5] == (120, 160, 192, 200)
     assert extended.layer_counts[0] == (1, 2)
@@ -170,7 +171,7 @@ def test_extended_space_has_no_aliases_and_holds_the_paper_space():
 
 
 def test_v3_space_decisions():
-    space = space_module.get_space("mobilenetv3-large")
+    space = space_registry.get_space("mobilenetv3-large")
     by_name = {d.name: d for d in space.decisions}
     assert by_name["stage3/kernel"].values == (3, 5, 7)
     assert by_name["stage3/se_ratio"].values == (0.0, 0.25)
@@ -186,9 +187,9 @@ def test_v3_space_decisions():
 # ---- round trips ----
 
 
-@pytest.mark.parametrize("name", space_module.list_spaces())
+@pytest.mark.parametrize("name", space_registry.list_spaces())
 def test_sample_to_arch_from_arch_round_trip(name):
-    space = space_module.get_space(name)
+    space = space_registry.get_space(name)
     rng = np.random.default_rng(1)
     for _ in range(200):
         choices = space.sample(rng)
@@ -206,7 +207,7 @@ def test_sample_to_arch_from_arch_round_trip(name):
 
 
 def test_v3_canonical_sets_unused_slots_to_default():
-    space = space_module.get_space("mobilenetv3-large")
+    space = space_registry.get_space("mobilenetv3-large")
     choices = space.default_choices()
     layers = space.names().index("stage1/layers")
     slot = space.names().index("stage1/layer2/expanded")
@@ -220,7 +221,7 @@ def test_v3_canonical_sets_unused_slots_to_default():
 
 
 def test_paper_space_aliases_map_to_the_default():
-    space = space_module.get_space("mnasnet")
+    space = space_registry.get_space("mnasnet")
     choices = space.default_choices()
     filters = space.names().index("block1/filters")
     assert space.decisions[filters].default == 1.0
@@ -235,7 +236,7 @@ def test_paper_space_aliases_map_to_the_default():
 
 def test_mobilenet_v2_is_the_default_point_of_the_mnasnet_spaces():
     for name in ("mnasnet", "mnasnet-extended"):
-        space = space_module.get_space(name).with_conventions(**V2_CONVENTIONS)
+        space = space_registry.get_space(name).with_conventions(**V2_CONVENTIONS)
         v2 = decode(V2, **V2_CONVENTIONS)
         assert space.from_arch(v2) == space.default_choices()
         assert arch_string.encode(space.to_arch(space.default_choices())) == ":".join(V2)
@@ -246,7 +247,7 @@ def test_mobilenet_v2_is_the_default_point_of_the_mnasnet_spaces():
 
 
 def test_mobilenet_v2_conventions_are_not_mnasnet_conventions():
-    space = space_module.get_space("mnasnet")
+    space = space_registry.get_space("mnasnet")
     with pytest.raises(ValueError, match="head_scaling is 'grow_only', the space has 'fixed'"):
         space.from_arch(decode(V2, **V2_CONVENTIONS))
     with pytest.raises(ValueError, match="activation is 'relu6', the space has 'relu'"):
@@ -258,14 +259,14 @@ def test_mobilenet_v2_conventions_are_not_mnasnet_conventions():
 
 @pytest.mark.parametrize(("blocks", "block", "value"), [(A1, 5, 112), (B1, 6, 192)])
 def test_mnasnet_a1_b1_are_not_points_of_the_paper_space(blocks, block, value):
-    space = space_module.get_space("mnasnet")
+    space = space_registry.get_space("mnasnet")
     with pytest.raises(ValueError, match=rf"block {block} .*output_filters {value} is not one of"):
         space.from_arch(decode(blocks))
 
 
 @pytest.mark.parametrize("blocks", [A1, B1], ids=["a1", "b1"])
 def test_mnasnet_a1_b1_are_points_of_the_extended_space(blocks):
-    space = space_module.get_space("mnasnet-extended")
+    space = space_registry.get_space("mnasnet-extended")
     arch = decode(blocks)
     choices = space.from_arch(arch)
     assert arch_string.encode(space.to_arch(choices)) == ":".join(blocks)
@@ -279,7 +280,7 @@ def test_mnasnet_a1_b1_are_points_of_the_extended_space(blocks):
 
 def test_a1_paper_space_misses_only_block5_filters():
     """Every other choice of A1 is in the paper's space: swap 112 for 120 and it is a point."""
-    space = space_module.get_space("mnasnet")
+    space = space_registry.get_space("mnasnet")
     near = list(A1)
     near[4] = "r2_k3_s11_e6_i80_o120_se0.25"
     near[5] = near[5].replace("i112", "i120")
@@ -294,7 +295,7 @@ def test_a1_paper_space_misses_only_block5_filters():
     ],
 )
 def test_mobilenet_v3_is_the_default_point_of_its_space(space_name, blocks, expanded):
-    space = space_module.get_space(space_name)
+    space = space_registry.get_space(space_name)
     variant = space_name.split("-")[1]
     arch = decode(blocks, **CONVENTIONS[variant])
     assert [layer.expanded for layer in arch.layers()] == expanded
@@ -319,7 +320,7 @@ ZOO_POINTS = [
 def test_zoo_models_are_points(model, space_name, own_conventions):
     zoo = pytest.importorskip("mnasnet_tf.zoo")
     arch = zoo.get_arch(model)
-    space = space_module.get_space(space_name)
+    space = space_registry.get_space(space_name)
     if own_conventions:
         space = space.with_conventions(**conventions_of(arch))
     choices = space.from_arch(arch)
@@ -334,14 +335,14 @@ def test_zoo_models_are_points(model, space_name, own_conventions):
 def test_zoo_a1_b1_are_not_points_of_the_paper_space(model):
     zoo = pytest.importorskip("mnasnet_tf.zoo")
     with pytest.raises(ValueError, match="output_filters .* is not one of"):
-        space_module.get_space("mnasnet").from_arch(zoo.get_arch(model))
+        space_registry.get_space("mnasnet").from_arch(zoo.get_arch(model))
 
 
 # ---- keras-tuner HyperParameters ----
 
 
 def test_hyperparameters_declare_the_whole_space():
-    space = space_module.get_space("mnasnet")
+    space = space_registry.get_space("mnasnet")
     hp = space.to_hyperparameters()
     assert [p.name for p in hp.space] == space.names()
     for param, decision in zip(hp.space, space.decisions, strict=True):
@@ -350,7 +351,7 @@ def test_hyperparameters_declare_the_whole_space():
         assert param.default == decision.default
     assert space.from_hyperparameters(hp.values) == space.to_arch(space.default_choices())
     assert space.from_hyperparameters(hp) == space.to_arch(space.default_choices())
-    v3 = space_module.get_space("mobilenetv3-small").to_hyperparameters()
+    v3 = space_registry.get_space("mobilenetv3-small").to_hyperparameters()
     assert "stage2/layer1/expanded" in v3.values
     assert v3.values["stage2/layer1/expanded"] == 72
 
@@ -359,7 +360,7 @@ def test_hyperparameters_declare_the_whole_space():
 
 
 def test_to_arch_errors_name_the_decision():
-    space = space_module.get_space("mnasnet")
+    space = space_registry.get_space("mnasnet")
     with pytest.raises(ValueError, match="space 'mnasnet' has 42 decisions; got 3 choices"):
         space.to_arch([0, 0, 0])
     bad = space.default_choices()
@@ -372,7 +373,7 @@ def test_to_arch_errors_name_the_decision():
 
 
 def test_from_values_errors():
-    space = space_module.get_space("mnasnet")
+    space = space_registry.get_space("mnasnet")
     values = space.to_values(space.default_choices())
     del values["block4/skip"]
     with pytest.raises(ValueError, match="missing a value for 'block4/skip'"):
@@ -402,11 +403,11 @@ def test_from_arch_errors_name_block_and_field(index, replacement, match):
     blocks = list(V2)
     blocks[index] = replacement
     with pytest.raises(ValueError, match=match):
-        space_module.get_space("mnasnet").from_arch(decode(blocks), check_conventions=False)
+        space_registry.get_space("mnasnet").from_arch(decode(blocks), check_conventions=False)
 
 
 def test_from_arch_errors_whole_arch():
-    space = space_module.get_space("mnasnet")
+    space = space_registry.get_space("mnasnet")
     with pytest.raises(ValueError, match="has 6 blocks; space 'mnasnet' has 7"):
         space.from_arch(decode(A1[:6]))
     with pytest.raises(ValueError, match="stem_filters is 16, the space has 32"):
@@ -416,7 +417,7 @@ def test_from_arch_errors_whole_arch():
 
 
 def test_v3_from_arch_errors():
-    space = space_module.get_space("mobilenetv3-large")
+    space = space_registry.get_space("mobilenetv3-large")
     conventions = CONVENTIONS["large"]
     blocks = list(V3_LARGE)
     blocks[3] = "r1_k5_s22_e3_o40_se0.25_relu:r2_k5_s11_e5_o40_se0.25_relu"  # 40 × 5 = 200
@@ -445,8 +446,8 @@ def test_v3_from_arch_errors():
 def test_spaces_do_not_import_tensorflow():
     code = (
         "import sys\n"
-        "from search import space, space_mnasnet, space_mobilenetv3, controller, policy, reward\n"
-        "for name in space.list_spaces(): space.get_space(name)\n"
+        "from search import space, space_registry, controller, policy, reward\n"
+        "for name in space_registry.list_spaces(): space_registry.get_space(name)\n"
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TF imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

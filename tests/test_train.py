@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mnasnet_tf import data, recipe, train
+from mnasnet_tf import data, proxy_train, recipe, train
 from mnasnet_tf import eval as eval_lib
 
 TINY = "r1_k3_s11_e1_o16:r1_k3_s22_e3_o24"
@@ -161,7 +161,7 @@ def test_resume_refuses_a_model_dir_of_another_run(tmp_path):
 def test_train_proxy_returns_held_out_accuracy():
     train_ds, _ = data.load("digits", split="train", image_size=32, batch_size=32)
     val_ds, _ = data.load("digits", split="validation", image_size=32, batch_size=64)
-    result = train.train_proxy(_tiny_model(), train_ds, val_ds, epochs=2, steps_per_epoch=5)
+    result = proxy_train.train_proxy(_tiny_model(), train_ds, val_ds, epochs=2, steps_per_epoch=5)
     assert not result.nan and result.epochs_completed == 2
     assert 0.0 <= result.val_accuracy <= 1.0 and result.seconds > 0
     assert len(result.history["loss"]) == 2
@@ -171,7 +171,7 @@ def test_train_proxy_reports_nan_loss_instead_of_raising():
     images = np.full((64, 32, 32, 3), np.nan, np.float32)
     labels = np.zeros(64, np.int32)
     train_ds = tf.data.Dataset.from_tensor_slices((images, labels)).batch(16, drop_remainder=True)
-    result = train.train_proxy(_tiny_model(), train_ds, train_ds, epochs=3)
+    result = proxy_train.train_proxy(_tiny_model(), train_ds, train_ds, epochs=3)
     assert result.nan and result.val_accuracy == 0.0 and result.epochs_completed == 0
 
 

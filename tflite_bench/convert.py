@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from tflite_bench import runtime
+from tflite_bench import runtime, util
 
 QUANTIZATIONS = ("float32", "float16", "dynamic", "int8")
 """float32: no quantization; float16: fp16 weights; dynamic: int8 weights, float activations;
@@ -299,11 +299,7 @@ def convert(
     path = None
     if output_path is not None:
         path = os.fspath(output_path)
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        tmp = f"{path}.tmp"
-        with open(tmp, "wb") as handle:
-            handle.write(content)
-        os.replace(tmp, path)
+        util.atomic_write(path, content, make_dirs=True)
     return ConversionResult(
         content=content,
         path=path,

@@ -8,20 +8,23 @@ Examples:
   tflite-bench --backend=predictor --table=pixel.json --model='r1_k3_s11_e1_o16:...'
 
 `--model` takes a comma list of zoo names, arch strings, arch JSON files, .keras or .tflite files.
-Owns flag parsing, model resolution and the printed table; the work is done by convert,
-benchmark, adb and predictor. Imports mnasnet_tf (zoo, builder, stats) lazily to resolve models.
+Owns the flags, `BenchConfig` (flags → a validated config; only `main` reads FLAGS), model
+resolution, `run(config)` and the printed table; the work is done by convert, the device backends
+(tflite_bench/backends.py) and the latency tables (search/latency). A binary: it may import every
+package, and imports mnasnet_tf and search lazily, to resolve models and use tables.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import sys
 import tempfile
 from typing import Any
 
 from absl import app, flags, logging
+
+from tflite_bench import backends, util
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list(
@@ -57,6 +60,83 @@ class UsageError(ValueError):
     """A bad flag value or combination (printed without a traceback)."""
 
 
+@dataclasses.dataclass(frozen=True)
+class BenchConfig:
+    """Everything a `tflite-bench` run needs (one field per flag), validated on construction:
+    a bad value raises UsageError naming the flag and the value."""
+
+    model: tuple[str, ...]
+    compare: bool = False
+    image_size: int = 224
+    width: float = 1.0
+    classes: int = 1000
+    quantization: str = "float32"
+    backend: str = "local"
+    threads: int = 1
+    runs: int = 50
+    warmup: int = 10
+    clock: str = "wall"
+    adb: str | None = None
+    adb_serial: str | None = None
+    benchmark_model: str | None = None
+    taskset_mask: str | None = None
+    use_xnnpack: bool = True
+    table: str | None = None
+    build_table: bool = False
+    calibrate: bool = False
+    output_dir: str | None = None
+    json: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.model:
+            raise UsageError(
+                "--model is required (a zoo name, arch string, arch JSON, .keras or "
+                ".tflite; comma-separated for several)"
+            )
+        if self.image_size < 32:
+            raise UsageError(f"--image_size must be >= 32; got {self.image_size}")
+        if not self.width > 0:
+            raise UsageError(f"--width must be positive; got {self.width}")
+        for name in ("threads", "runs", "classes"):
+            if getattr(self, name) < 1:
+                raise UsageError(f"--{name} must be >= 1; got {getattr(self, name)}")
+        if self.warmup < 0:
+            raise UsageError(f"--warmup must be >= 0; got {self.warmup}")
+        if self.clock == "thread_cpu" and self.threads != 1:
+            raise UsageError(f"--clock=thread_cpu needs --threads=1; got --threads={self.threads}")
+        if (self.backend == "predictor" or self.build_table or self.calibrate) and not self.table:
+            raise UsageError("--backend=predictor, --build_table and --calibrate need --table=PATH")
+        if self.backend == "adb" and not self.benchmark_model:
+            raise UsageError("--backend=adb needs --benchmark_model=PATH (a binary for the device)")
+
+    @classmethod
+    def from_flags(cls, values: flags.FlagValues) -> BenchConfig:
+        """The config the parsed flags say."""
+        names = [field.name for field in dataclasses.fields(cls)]
+        return cls(
+            **{name: getattr(values, name) for name in names if name != "model"},
+            model=tuple(values.model),
+        )
+
+    def device_backend(self) -> backends.LocalBackend | backends.AdbBackend:
+        """The device backend that times .tflite files: this host, or the adb device (tables
+        are built and calibrated on it too)."""
+        if self.backend == "adb":
+            return backends.AdbBackend(
+                benchmark_model=self.benchmark_model,
+                adb_path=self.adb,
+                serial=self.adb_serial,
+                threads=self.threads,
+                runs=self.runs,
+                warmup=self.warmup,
+                use_xnnpack=self.use_xnnpack,
+                taskset_mask=self.taskset_mask,
+            )
+        return backends.LocalBackend(
+            threads=self.threads, warmup=self.warmup, runs=self.runs, clock=self.clock
+        )
+
+
 @dataclasses.dataclass
 class Item:
     """One --model entry: an ArchSpec, a Keras model file or a .tflite file."""
@@ -68,7 +148,7 @@ class Item:
     tflite_from: str = ""
 
 
-def _resolve(value: str) -> Item:
+def _resolve(value: str, config: BenchConfig) -> Item:
     if value.endswith(".tflite"):
         if not os.path.isfile(value):
             raise UsageError(f"--model: .tflite file not found: {value}")
@@ -80,52 +160,23 @@ def _resolve(value: str) -> Item:
     from mnasnet_tf import zoo
 
     try:
-        arch = zoo.resolve_arch(value, width=FLAGS.width)
+        arch = zoo.resolve_arch(value, width=config.width)
     except ValueError as error:
         raise UsageError(f"--model={value!r}: {error}") from None
     label = value if len(value) <= 40 else f"{arch.name} ({value[:24]}…)"
-    if FLAGS.width != 1.0 and not label.endswith(f"w{FLAGS.width:g}"):
-        label += f" ×{FLAGS.width:g}"
+    if config.width != 1.0 and not label.endswith(f"w{config.width:g}"):
+        label += f" ×{config.width:g}"
     return Item(label=label, arch=arch)
 
 
-def _check_flags() -> None:
-    if not FLAGS.model:
-        raise UsageError(
-            "--model is required (a zoo name, arch string, arch JSON, .keras or "
-            ".tflite; comma-separated for several)"
-        )
-    if FLAGS.image_size < 32:
-        raise UsageError(f"--image_size must be >= 32; got {FLAGS.image_size}")
-    if not FLAGS.width > 0:
-        raise UsageError(f"--width must be positive; got {FLAGS.width}")
-    for name in ("threads", "runs", "classes"):
-        if getattr(FLAGS, name) < 1:
-            raise UsageError(f"--{name} must be >= 1; got {getattr(FLAGS, name)}")
-    if FLAGS.warmup < 0:
-        raise UsageError(f"--warmup must be >= 0; got {FLAGS.warmup}")
-    if FLAGS.clock == "thread_cpu" and FLAGS.threads != 1:
-        raise UsageError(f"--clock=thread_cpu needs --threads=1; got --threads={FLAGS.threads}")
-    if (FLAGS.backend == "predictor" or FLAGS.build_table or FLAGS.calibrate) and not FLAGS.table:
-        raise UsageError("--backend=predictor, --build_table and --calibrate need --table=PATH")
-    if FLAGS.backend == "adb" and not FLAGS.benchmark_model:
-        raise UsageError("--backend=adb needs --benchmark_model=PATH (a binary for the device)")
-    measuring = FLAGS.backend == "local" and not (FLAGS.build_table or FLAGS.calibrate)
-    if len(FLAGS.model) > 1 and not FLAGS.compare and measuring:
-        logging.warning(
-            "several models without --compare: measured one after another, so "
-            "their figures are not comparable on a noisy machine"
-        )
-
-
-def _stats_of(arch: Any) -> tuple[float | None, float | None]:
+def _stats_of(arch: Any, config: BenchConfig) -> tuple[float | None, float | None]:
     from mnasnet_tf import stats
 
-    result = stats.arch_stats(arch, image_size=FLAGS.image_size, classes=FLAGS.classes)
+    result = stats.arch_stats(arch, image_size=config.image_size, classes=config.classes)
     return result.params / 1e6, result.macs / 1e6
 
 
-def _to_tflite(item: Item, folder: str) -> str:
+def _to_tflite(item: Item, folder: str, config: BenchConfig) -> str:
     if item.tflite_path:
         return item.tflite_path
     import numpy as np
@@ -143,87 +194,55 @@ def _to_tflite(item: Item, folder: str) -> str:
         from mnasnet_tf import builder
 
         model = builder.build_model(
-            item.arch, input_shape=(FLAGS.image_size, FLAGS.image_size, 3), classes=FLAGS.classes
+            item.arch, input_shape=(config.image_size, config.image_size, 3), classes=config.classes
         )
     data = None
-    if FLAGS.quantization == "int8":
+    if config.quantization == "int8":
         shape = tuple(model.inputs[0].shape[1:])
         data = np.random.default_rng(0).uniform(0, 255, (32, *shape)).astype(np.float32)
         logging.info("int8 calibration on random images (latency only; not for accuracy)")
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in item.label)[:60]
-    path = os.path.join(folder, f"{safe}_{FLAGS.quantization}.tflite")
+    path = os.path.join(folder, f"{safe}_{config.quantization}.tflite")
     result = convert.convert(
-        model, quantization=FLAGS.quantization, representative_data=data, output_path=path
+        model, quantization=config.quantization, representative_data=data, output_path=path
     )
     item.tflite_from = f"converted in {result.seconds:.1f} s"
     return path
 
 
-def _measure(items: list[Item], paths: list[str]) -> list[Any]:
-    from tflite_bench import adb, benchmark
-
-    if FLAGS.backend == "adb":
-        return [
-            adb.measure(
-                path,
-                benchmark_model=FLAGS.benchmark_model,
-                adb_path=FLAGS.adb,
-                serial=FLAGS.adb_serial,
-                num_threads=FLAGS.threads,
-                runs=FLAGS.runs,
-                warmup=FLAGS.warmup,
-                use_xnnpack=FLAGS.use_xnnpack,
-                taskset_mask=FLAGS.taskset_mask,
-            )
-            for path in paths
-        ]
-    if FLAGS.compare and len(paths) > 1:
-        rounds = max(1, FLAGS.runs // 5)
-        result = benchmark.measure_interleaved(
-            paths,
-            rounds=rounds,
-            runs_per_round=5 if FLAGS.runs >= 5 else FLAGS.runs,
-            num_threads=FLAGS.threads,
-            warmup=FLAGS.warmup,
-            clock=FLAGS.clock,
-        )
-        return [result[os.fspath(path)] for path in paths]
-    return [
-        benchmark.measure(
-            path,
-            num_threads=FLAGS.threads,
-            warmup=FLAGS.warmup,
-            runs=FLAGS.runs,
-            clock=FLAGS.clock,
-        )
-        for path in paths
-    ]
+def _measure(paths: list[str], config: BenchConfig) -> list[Any]:
+    backend = config.device_backend()
+    if config.compare and len(paths) > 1:
+        return backend.measure_many(paths)
+    return [backend.measure(path) for path in paths]
 
 
-def _table_commands(items: list[Item]) -> list[str]:
-    from tflite_bench import predictor
+def _table_commands(items: list[Item], config: BenchConfig) -> list[str]:
+    from search.latency import build, calibration
 
     archs = [item.arch for item in items]
     if any(arch is None for arch in archs):
         bad = [item.label for item in items if item.arch is None]
         raise UsageError(f"--build_table/--calibrate need architectures, not files: {bad}")
     notes = []
-    table = predictor.build_table(
+    table = build.build_table(
         archs,
-        FLAGS.table,
-        image_size=FLAGS.image_size,
-        classes=FLAGS.classes,
-        measure=predictor.local_measure(
-            num_threads=FLAGS.threads, warmup=FLAGS.warmup, runs=FLAGS.runs, clock=FLAGS.clock
-        ),
+        config.table,
+        image_size=config.image_size,
+        classes=config.classes,
+        backend=config.device_backend(),
     )
     table.save()
-    notes.append(f"latency table {FLAGS.table}: {len(table.entries)} parts")
-    if FLAGS.calibrate:
+    notes.append(f"latency table {config.table}: {len(table.entries)} parts")
+    if config.calibrate:
         if len(archs) < 2:
             raise UsageError(f"--calibrate needs >= 2 architectures in --model; got {len(archs)}")
-        report = predictor.calibrate(
-            table, archs, image_size=FLAGS.image_size, classes=FLAGS.classes
+        report = calibration.calibrate(
+            table,
+            archs,
+            image_size=config.image_size,
+            classes=config.classes,
+            backend=config.device_backend() if config.backend == "adb" else None,
         )
         loo = report["leave_one_out"]
         notes.append(
@@ -268,25 +287,42 @@ def _format(rows: list[dict[str, Any]], *, predicted: bool) -> str:
     return "\n".join(lines)
 
 
-def _run() -> None:
-    _check_flags()
-    items = [_resolve(value) for value in FLAGS.model]
-    notes: list[str] = []
-    if FLAGS.build_table or FLAGS.calibrate:
-        notes += _table_commands(items)
-        if FLAGS.backend != "predictor":
-            print("\n".join(notes))
-            return
-    rows = []
-    if FLAGS.backend == "predictor":
-        from tflite_bench import predictor
+@dataclasses.dataclass(frozen=True)
+class BenchResult:
+    """What a run produced: one row per model, notes for the reader, and the .json path (if
+    written)."""
 
-        table = predictor.LatencyTable.load(FLAGS.table)
+    rows: list[dict[str, Any]]
+    notes: list[str]
+    predicted: bool
+    json_path: str | None = None
+
+
+def run(config: BenchConfig) -> BenchResult:
+    """Converts and measures (or predicts, or tabulates) the models `config` names."""
+    measuring = config.backend == "local" and not (config.build_table or config.calibrate)
+    if len(config.model) > 1 and not config.compare and measuring:
+        logging.warning(
+            "several models without --compare: measured one after another, so "
+            "their figures are not comparable on a noisy machine"
+        )
+    items = [_resolve(value, config) for value in config.model]
+    notes: list[str] = []
+    if config.build_table or config.calibrate:
+        notes += _table_commands(items, config)
+        if config.backend != "predictor":
+            return BenchResult(rows=[], notes=notes, predicted=False)
+    rows = []
+    if config.backend == "predictor":
+        from search.latency.table import LatencyTable, TableBackend
+
+        table = LatencyTable.load(config.table)
+        backend = TableBackend(table, image_size=config.image_size, classes=config.classes)
         for item in items:
             if item.arch is None:
                 raise UsageError(f"--backend=predictor needs architectures; got {item.label}")
-            ms = table.predict(item.arch, image_size=FLAGS.image_size, classes=FLAGS.classes)
-            params, macs = _stats_of(item.arch)
+            ms = backend.measure(item.arch).latency_ms
+            params, macs = _stats_of(item.arch, config)
             rows.append(
                 {
                     "model": item.label,
@@ -297,20 +333,20 @@ def _run() -> None:
                 }
             )
         calibrated = "calibrated" if table.calibration else "NOT calibrated (raw sum)"
-        notes.append(f"predicted from {FLAGS.table} ({table.statistic} ms, {calibrated})")
+        notes.append(f"predicted from {config.table} ({table.statistic} ms, {calibrated})")
     else:
-        folder = FLAGS.output_dir or tempfile.mkdtemp(prefix="tflite_bench_")
+        folder = config.output_dir or tempfile.mkdtemp(prefix="tflite_bench_")
         os.makedirs(folder, exist_ok=True)
-        paths = [_to_tflite(item, folder) for item in items]
-        results = _measure(items, paths)
+        paths = [_to_tflite(item, folder, config) for item in items]
+        results = _measure(paths, config)
         for item, path, stats in zip(items, paths, results, strict=True):
-            params, macs = _stats_of(item.arch) if item.arch is not None else (None, None)
+            params, macs = _stats_of(item.arch, config) if item.arch is not None else (None, None)
             rows.append(
                 {
                     "model": item.label,
                     "params_m": params,
                     "macs_m": macs,
-                    "quantization": FLAGS.quantization if not item.tflite_path else "(file)",
+                    "quantization": config.quantization if not item.tflite_path else "(file)",
                     **{k: getattr(stats, k) for k in ("min_ms", "median_ms", "mean_ms", "p90_ms")},
                     "n": stats.n,
                     "latency_ms": stats.latency_ms,
@@ -319,33 +355,35 @@ def _run() -> None:
                 }
             )
         meta = results[0].metadata
-        where = (
-            meta.get("device", {}).get("model") if FLAGS.backend == "adb" else meta.get("cpu_model")
-        )
+        adb = config.backend == "adb"
+        where = meta.get("device", {}).get("model") if adb else meta.get("cpu_model")
         notes.append(
-            f"{FLAGS.backend} backend ({where}), {FLAGS.threads} thread(s), "
-            f"{'interleaved' if FLAGS.compare and len(paths) > 1 else 'sequential'}; "
+            f"{config.backend} backend ({where}), {config.threads} thread(s), "
+            f"{'interleaved' if config.compare and len(paths) > 1 else 'sequential'}; "
             f".tflite files in {folder}"
         )
-    print(_format(rows, predicted=FLAGS.backend == "predictor"))
-    if FLAGS.json:
-        with open(FLAGS.json, "w", encoding="utf-8") as out:
-            json.dump({"rows": rows, "notes": notes}, out, indent=1, default=str)
-        notes.append(f"wrote {FLAGS.json}")
-    print("\n".join(notes))
+    if config.json:
+        util.atomic_write_json(config.json, {"rows": rows, "notes": notes}, indent=1, default=str)
+    return BenchResult(
+        rows=rows, notes=notes, predicted=config.backend == "predictor", json_path=config.json
+    )
 
 
 def main(argv: list[str]) -> None:
-    """Entry point for absl.app."""
+    """Entry point for absl.app: flags → BenchConfig → `run`; prints the table and notes."""
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments {argv[1:]}; every option is a --flag")
     from tflite_bench import adb
 
     try:
-        _run()
+        result = run(BenchConfig.from_flags(FLAGS))
     except (UsageError, ValueError, FileNotFoundError, adb.AdbError) as error:
         print(f"tflite-bench: error: {error}", file=sys.stderr)
         sys.exit(2)
+    if result.rows:
+        print(_format(result.rows, predicted=result.predicted))
+    notes = result.notes + ([f"wrote {result.json_path}"] if result.json_path else [])
+    print("\n".join(notes))
 
 
 def run_main() -> None:

@@ -1,4 +1,4 @@
-"""Tests for tflite_bench.parts and tflite_bench.predictor: part keys, prediction, calibration
+"""Tests for search.latency (parts, table, build, calibration): part keys, prediction, calibration
 maths and the table file (TF-free), then building a table on tiny real models with resume after
 an interruption (slow)."""
 
@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 
 from mnasnet_tf import arch_string, specs
-from tflite_bench import parts, predictor
+from search.latency import build, calibration, parts
+from search.latency import table as table_lib
+from tflite_bench.backends import LocalBackend
 from tflite_bench.benchmark import LatencyStats
 
 TINY = "sep_r1_k3_s11_o8:r2_k3_s22_e3_o16_se0.25:r1_k5_s22_e6_o24_poolskip"
@@ -41,9 +43,9 @@ def _sample(rng: np.random.Generator) -> specs.ArchSpec:
     return specs.ArchSpec(blocks=tuple(blocks), stem_filters=8, head_filters=64, name="sampled")
 
 
-def _filled_table(archs, image_size=64) -> predictor.LatencyTable:
+def _filled_table(archs, image_size=64) -> table_lib.LatencyTable:
     """A table whose entries are a fake latency: 0.01 ms per character of the key."""
-    table = predictor.LatencyTable(backend={"backend": "fake"})
+    table = table_lib.LatencyTable(backend={"backend": "fake"})
     for part in parts.distinct_parts(archs, image_size=image_size):
         value = 0.01 * len(part.key)
         table.entries[part.key] = {
@@ -105,7 +107,7 @@ def test_predict_sums_parts_then_applies_calibration():
     assert table.predict(arch, image_size=64) == pytest.approx(expected)
     table.statistic = "median"
     assert table.predict(arch, image_size=64) == pytest.approx(2 * expected)
-    table.calibration = {"features": list(predictor.FEATURES), "coefficients": [1.5, 2.0, 0.25]}
+    table.calibration = {"features": list(table_lib.FEATURES), "coefficients": [1.5, 2.0, 0.25]}
     weights = sum(table.entries[p.key]["bytes"] for p in parts.arch_parts(arch, image_size=64))
     assert table.features(arch, image_size=64) == pytest.approx((2 * expected, weights / 1e6, 1))
     assert table.predict(arch, image_size=64) == pytest.approx(
@@ -122,11 +124,11 @@ def test_missing_parts_are_named():
 
 
 def test_calibrate_recovers_a_linear_relation(tmp_path):
-    archs = predictor.sample_archs(_sample, 12, seed=3)
+    archs = calibration.sample_archs(_sample, 12, seed=3)
     table = _filled_table(archs)
     table.path = str(tmp_path / "table.json")
     x = [table.features(arch, image_size=64) for arch in archs]
-    report = predictor.calibrate(
+    report = calibration.calibrate(
         table, archs, image_size=64, measured_ms=[1.3 * r + 0.5 * w + 0.4 for r, w, _ in x]
     )
     assert report["coefficients"] == pytest.approx(
@@ -137,20 +139,20 @@ def test_calibrate_recovers_a_linear_relation(tmp_path):
     assert report["in_sample"]["spearman"] == pytest.approx(1.0)
     assert report["uncalibrated"]["within_10pct"] < 1.0
     assert len(report["archs"]) == 12 and report["predict_ms"] >= 0
-    loaded = predictor.LatencyTable.load(table.path)
+    loaded = table_lib.LatencyTable.load(table.path)
     assert loaded.calibration["report"]["n"] == 12
     r, w, _ = x[0]
     assert loaded.predict(archs[0], image_size=64) == pytest.approx(1.3 * r + 0.5 * w + 0.4)
 
 
 def test_few_calibration_archs_fit_fewer_terms():
-    archs = predictor.sample_archs(_sample, 4, seed=5)
+    archs = calibration.sample_archs(_sample, 4, seed=5)
     table = _filled_table(archs)
     raw = [table.raw_sum(arch, image_size=64) for arch in archs]
-    report = predictor.calibrate(table, archs, image_size=64, measured_ms=[2 * r for r in raw])
+    report = calibration.calibrate(table, archs, image_size=64, measured_ms=[2 * r for r in raw])
     assert report["coefficients"]["weights_mb"] == 0.0
     assert report["coefficients"]["parts_ms"] == pytest.approx(2.0)
-    report = predictor.calibrate(
+    report = calibration.calibrate(
         table, archs[:2], image_size=64, measured_ms=[1 + r for r in raw[:2]]
     )
     assert report["coefficients"] == pytest.approx(
@@ -159,13 +161,13 @@ def test_few_calibration_archs_fit_fewer_terms():
 
 
 def test_calibrate_needs_matching_measurements():
-    archs = predictor.sample_archs(_sample, 3, seed=0)
+    archs = calibration.sample_archs(_sample, 3, seed=0)
     with pytest.raises(ValueError, match="2 measurements for 3"):
-        predictor.calibrate(_filled_table(archs), archs, image_size=64, measured_ms=[1.0, 2.0])
+        calibration.calibrate(_filled_table(archs), archs, image_size=64, measured_ms=[1.0, 2.0])
 
 
 def test_accuracy_figures():
-    result = predictor.accuracy([1.0, 2.2, 2.9, 5.0], [1.0, 2.0, 3.0, 4.0])
+    result = calibration.accuracy([1.0, 2.2, 2.9, 5.0], [1.0, 2.0, 3.0, 4.0])
     assert result["within_10pct"] == 0.75 and result["within_5pct"] == 0.5
     assert result["mape_pct"] == pytest.approx(100 * (0 + 0.1 + 1 / 30 + 0.25) / 4)
     assert result["max_error_pct"] == pytest.approx(25.0)
@@ -173,9 +175,11 @@ def test_accuracy_figures():
 
 
 def test_sample_archs_is_reproducible():
-    assert predictor.sample_archs(_sample, 4, seed=7) == predictor.sample_archs(_sample, 4, seed=7)
+    assert calibration.sample_archs(_sample, 4, seed=7) == calibration.sample_archs(
+        _sample, 4, seed=7
+    )
     with pytest.raises(ValueError, match="got 0"):
-        predictor.sample_archs(_sample, 0)
+        calibration.sample_archs(_sample, 0)
 
 
 # ---- the table file ----
@@ -184,9 +188,9 @@ def test_sample_archs_is_reproducible():
 def test_table_round_trip(tmp_path):
     table = _filled_table([_arch()])
     path = table.save(tmp_path / "sub" / "table.json")
-    loaded = predictor.load_table(path)
+    loaded = table_lib.load_table(path)
     assert loaded.entries == table.entries and loaded.backend == table.backend
-    assert json.loads(open(path).read())["format"] == predictor.TABLE_FORMAT
+    assert json.loads(open(path).read())["format"] == table_lib.TABLE_FORMAT
     assert sorted(p.name for p in (tmp_path / "sub").iterdir()) == ["table.json"]
 
 
@@ -198,33 +202,47 @@ def test_bad_table_files_name_the_path(tmp_path, content, message):
     path = tmp_path / "table.json"
     path.write_text(content)
     with pytest.raises(ValueError, match=f"{message}|{path}"):
-        predictor.LatencyTable.load(path)
+        table_lib.LatencyTable.load(path)
     with pytest.raises(FileNotFoundError, match="missing.json"):
-        predictor.LatencyTable.load(tmp_path / "missing.json")
+        table_lib.LatencyTable.load(tmp_path / "missing.json")
 
 
 def test_bad_statistic():
     with pytest.raises(ValueError, match="'p99'"):
-        predictor.LatencyTable(statistic="p99")
+        table_lib.LatencyTable(statistic="p99")
 
 
 # ---- building a table on real one-layer models (TensorFlow) ----
 
 
-def _fake_measure(calls: list[str], *, fail_after: int | None = None, backend: str = "fake"):
-    """A MeasureFn whose latency is the file size in MB; raises KeyboardInterrupt after
+class _FakeBackend:
+    """A device backend whose latency is the file size in MB; raises KeyboardInterrupt after
     `fail_after` calls, as a user pressing Ctrl-C would."""
-    import os
 
-    def measure(path: str) -> LatencyStats:
-        if fail_after is not None and len(calls) >= fail_after:
+    name = "fake"
+
+    def __init__(self, calls: list[str], *, fail_after: int | None = None, backend="fake"):
+        self.calls, self.fail_after, self.backend = calls, fail_after, backend
+
+    def measure(self, path: str) -> LatencyStats:
+        import os
+
+        if self.fail_after is not None and len(self.calls) >= self.fail_after:
             raise KeyboardInterrupt
-        calls.append(path)
+        self.calls.append(path)
         return LatencyStats.from_samples(
-            [os.path.getsize(path) / 1e6], {"backend": backend, "model_path": path}
+            [os.path.getsize(path) / 1e6], {"backend": self.backend, "model_path": path}
         )
 
-    return measure
+    def measure_many(self, paths):
+        return [self.measure(path) for path in paths]
+
+    def metadata(self):
+        return {"backend": self.backend}
+
+
+def _fake_measure(calls: list[str], *, fail_after: int | None = None, backend: str = "fake"):
+    return _FakeBackend(calls, fail_after=fail_after, backend=backend)
 
 
 @pytest.mark.slow
@@ -233,24 +251,24 @@ def test_build_table_resumes_after_interruption(tmp_path):
     path = tmp_path / "table.json"
     calls: list[str] = []
     with pytest.raises(KeyboardInterrupt):
-        predictor.build_table(
-            archs, path, image_size=64, measure=_fake_measure(calls, fail_after=3), progress=False
+        build.build_table(
+            archs, path, image_size=64, backend=_fake_measure(calls, fail_after=3), progress=False
         )
-    saved = predictor.LatencyTable.load(path)
+    saved = table_lib.LatencyTable.load(path)
     assert len(saved.entries) == 3 and saved.backend == {"backend": "fake"}
     calls.clear()
-    table = predictor.build_table(
-        archs, path, image_size=64, measure=_fake_measure(calls), progress=False
+    table = build.build_table(
+        archs, path, image_size=64, backend=_fake_measure(calls), progress=False
     )
     assert len(calls) == 4 and len(table.entries) == 7
     assert all(entry["min_ms"] > 0 for entry in table.entries.values())
     assert table.predict(archs[1], image_size=64) > 0
     with pytest.raises(ValueError, match="separate table"):
-        predictor.build_table(
+        build.build_table(
             [_arch(TINY.replace("o24", "o40"))],
             path,
             image_size=64,
-            measure=_fake_measure([], backend="other"),
+            backend=_fake_measure([], backend="other"),
             progress=False,
         )
 
@@ -272,16 +290,16 @@ def test_parts_add_up_to_the_whole_graph(tmp_path):
 
 @pytest.mark.slow
 def test_local_table_and_calibration_end_to_end(tmp_path):
-    archs = predictor.sample_archs(_sample, 3, seed=1)
-    table = predictor.build_table(
+    archs = calibration.sample_archs(_sample, 3, seed=1)
+    table = build.build_table(
         archs,
         tmp_path / "local.json",
         image_size=32,
-        measure=predictor.local_measure(warmup=1, runs=3, clock="thread_cpu"),
+        backend=LocalBackend(warmup=1, runs=3, clock="thread_cpu"),
         progress=False,
     )
     assert table.backend["backend"] == "local" and table.backend["clock"] == "thread_cpu"
     assert "model_sha256" not in table.backend
-    report = predictor.calibrate(table, archs, image_size=32, progress=False)
+    report = calibration.calibrate(table, archs, image_size=32, progress=False)
     assert report["n"] == 3 and all(row["measured_ms"] > 0 for row in report["archs"])
-    assert predictor.LatencyTable.load(tmp_path / "local.json").calibration is not None
+    assert table_lib.LatencyTable.load(tmp_path / "local.json").calibration is not None

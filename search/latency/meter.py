@@ -1,7 +1,8 @@
 """The latency of an architecture at its deployment resolution, as the search measures it.
 
-Owns `Latency` (a measured figure and what it cost) and `LatencyMeter` (one backend: 'local'
-LiteRT, 'adb' phone or 'predictor' table; results cached by architecture in a JSON file that
+Owns `Latency` (a measured figure and what it cost) and `LatencyMeter` (one backend of the
+latency-backend protocol: 'local' LiteRT or 'adb' phone (tflite_bench/backends.py), or a
+'predictor' table (search/latency/table.py); results cached by architecture in a JSON file that
 workers share). On the 'local' and 'adb' backends the meter converts in a measurement process
 of its own: `submit` starts building and converting the deployment model there, so that the
 conversion (seconds, mostly one core) runs while the trial trains; `PendingLatency.result` then
@@ -9,8 +10,8 @@ times the .tflite in that process once the caller is idle again, so the timed ru
 machine as quiet as before. That process is replaced after `max_jobs_per_process` jobs, which
 bounds whatever Keras, the converter and LiteRT keep between models.
 
-Imports the builder and tflite_bench lazily (the measurement process imports TensorFlow, not the
-caller's code paths), and the reports' atomic JSON writer. Must not import the tuner or oracle.
+Imports the builder and the converter lazily (the measurement process imports TensorFlow, not the
+caller's code paths). Must not import the tuner, the oracle or the reports.
 """
 
 from __future__ import annotations
@@ -30,12 +31,12 @@ import weakref
 from typing import Any
 
 from mnasnet_tf import arch_string, specs
-from search import report
 from search.child_process import exit_with_parent
+from search.latency.table import LatencyTable, TableBackend
+from tflite_bench import util
+from tflite_bench.backends import BACKENDS, LatencyBackend, make_backend
 
 log = logging.getLogger("mnasnet_tf.search")
-
-BACKENDS = ("local", "adb", "predictor")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,19 +84,12 @@ def _convert_job(arch: specs.ArchSpec, image_size: int, classes: int, path: str)
     return seconds
 
 
-def _measure_job(path: str, backend: str, options: dict[str, Any]) -> tuple[dict, float]:
-    """Times the .tflite at `path` on `backend` and deletes it; returns (LatencyStats as a
-    dict, measurement seconds)."""
+def _measure_job(path: str, backend: LatencyBackend) -> tuple[dict, float]:
+    """Times the .tflite at `path` on the device `backend` and deletes it; returns
+    (LatencyStats as a dict, measurement seconds)."""
     start = time.perf_counter()
     try:
-        if backend == "adb":
-            from tflite_bench import adb
-
-            stats = adb.measure(path, **options)
-        else:
-            from tflite_bench import benchmark
-
-            stats = benchmark.measure(path, **options)
+        stats = backend.measure(path)
     finally:
         if os.path.exists(path):
             os.remove(path)
@@ -133,7 +127,9 @@ class LatencyMeter:
     JSON file so a resumed or repeated search never measures the same model twice.
 
     Args:
-      backend: one of BACKENDS.
+      backend: one of BACKENDS, or a backend object (`tflite_bench.backends.LocalBackend`,
+        `AdbBackend`, or `search.latency.table.TableBackend`); an object brings its own
+        threads, runs and clock, and the arguments below that describe timed runs are ignored.
       image_size, classes: of the deployment model.
       threads, runs, warmup, clock: of the timed runs (see tflite_bench.benchmark).
       cache_path: the JSON cache (None: in memory only).
@@ -146,7 +142,7 @@ class LatencyMeter:
 
     def __init__(
         self,
-        backend: str = "local",
+        backend: str | LatencyBackend = "local",
         *,
         image_size: int = 224,
         classes: int = 1000,
@@ -159,7 +155,7 @@ class LatencyMeter:
         adb_options: dict[str, Any] | None = None,
         max_jobs_per_process: int = 50,
     ) -> None:
-        if backend not in BACKENDS:
+        if isinstance(backend, str) and backend not in BACKENDS:
             raise ValueError(f"latency backend must be one of {BACKENDS}; got {backend!r}")
         if backend == "predictor" and not predictor_table:
             raise ValueError(
@@ -170,27 +166,32 @@ class LatencyMeter:
             raise ValueError(
                 f"max_jobs_per_process must be a positive integer; got {max_jobs_per_process!r}"
             )
-        self.backend = backend
         self.image_size = image_size
         self.classes = classes
-        self.threads = threads
-        self.runs = runs
-        self.warmup = warmup
         # CPU time of the invoking thread is robust to other jobs on the host (training in
         # another worker, say) but only meaningful for one thread.
-        self.clock = clock if threads == 1 else "wall"
+        clock = clock if threads == 1 else "wall"
+        if backend == "predictor":
+            backend = TableBackend(
+                LatencyTable.load(predictor_table), image_size=image_size, classes=classes
+            )
+        elif backend == "local":
+            backend = make_backend("local", threads=threads, runs=runs, warmup=warmup, clock=clock)
+        elif backend == "adb":
+            options = {"threads": threads, "runs": runs, "warmup": warmup, **(adb_options or {})}
+            backend = make_backend("adb", **options)
+        self.device: LatencyBackend = backend
+        self.backend = backend.name
+        self.threads = getattr(backend, "threads", threads)
+        self.runs = getattr(backend, "runs", runs)
+        self.warmup = getattr(backend, "warmup", warmup)
+        self.clock = getattr(backend, "clock", clock)
         self.cache_path = cache_path
-        self.adb_options = dict(adb_options or {})
         self.max_jobs_per_process = max_jobs_per_process
         self._cache = self._load_cache()
-        self._table = None
         self._executor: concurrent.futures.ProcessPoolExecutor | None = None
         self._tmp: str | None = None
         self._lock = threading.Lock()
-        if backend == "predictor":
-            from tflite_bench import predictor
-
-            self._table = predictor.load_table(predictor_table)
 
     # ---- the cache ----
 
@@ -220,7 +221,7 @@ class LatencyMeter:
         if self.cache_path:
             # Merge with what other workers wrote meanwhile, then replace atomically.
             merged = {**self._load_cache(), **self._cache}
-            report.write_json(merged, self.cache_path)
+            util.atomic_write_json(self.cache_path, merged, default=str)
 
     # ---- measuring ----
 
@@ -236,11 +237,9 @@ class LatencyMeter:
             return PendingLatency(
                 self, key, latency=dataclasses.replace(Latency(**self._cache[key]), cached=True)
             )
-        if self.backend == "predictor":
+        if isinstance(self.device, TableBackend):
             start = time.perf_counter()
-            value = float(
-                self._table.predict(arch, image_size=self.image_size, classes=self.classes)
-            )
+            value = self.device.measure(arch).latency_ms
             latency = Latency(value, value, value, 0.0, time.perf_counter() - start)
             self._store(key, latency)
             return PendingLatency(self, key, latency=latency)
@@ -251,23 +250,7 @@ class LatencyMeter:
 
     def _finish(self, key: str, convert_future, path: str) -> Latency:
         convert_seconds = self._wait(convert_future)
-        if self.backend == "adb":
-            options = {
-                "num_threads": self.threads,
-                "runs": self.runs,
-                "warmup": self.warmup,
-                **self.adb_options,
-            }
-        else:
-            options = {
-                "num_threads": self.threads,
-                "warmup": self.warmup,
-                "runs": self.runs,
-                "clock": self.clock,
-            }
-        stats_dict, measure_seconds = self._wait(
-            self._submit(_measure_job, path, self.backend, options)
-        )
+        stats_dict, measure_seconds = self._wait(self._submit(_measure_job, path, self.device))
         from tflite_bench import benchmark
 
         stats = benchmark.LatencyStats.from_dict(stats_dict)

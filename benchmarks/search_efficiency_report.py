@@ -1,0 +1,210 @@
+"""The result files of the search-efficiency benchmark: search_efficiency.json, .md and .png.
+
+Owns their names and layout, the markdown tables and text, the figure (mean curves ± one std over
+seeds), the JSON layout of every file the benchmark writes (`write_json`), and re-aggregation
+(--norun), which keeps the command, note and wall time of the run that made the searches.
+Every file is written atomically (`tflite_bench.util.atomic_write`).
+
+Must not import TensorFlow or absl flags, and must not run searches or compute figures: it formats
+the result document it is given. `search.space` (for the uniform policy's entropy) and matplotlib
+are imported inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+from typing import Any
+
+import numpy as np
+from search_efficiency_stats import CURVES
+
+from tflite_bench.util import atomic_write
+
+BASENAME = "search_efficiency"
+
+
+def write_json(data: Any, path: str) -> None:
+    """Writes `data` as indented JSON (values JSON lacks written as strings), atomically."""
+    atomic_write(path, json.dumps(data, indent=2, default=str))
+
+
+def write_results(result: dict[str, Any], results_dir: str, *, reaggregation: bool) -> str:
+    """Writes <results_dir>/search_efficiency.json, .md and .png; returns the path without the
+    extension. With `reaggregation`, an existing .json lends its command, note (unless the
+    result has one) and wall time to `result`, which is updated in place."""
+    os.makedirs(results_dir, exist_ok=True)
+    base = os.path.join(results_dir, BASENAME)
+    config = result["config"]
+    if reaggregation and os.path.exists(f"{base}.json"):
+        # Re-aggregation: keep the command and wall time of the run that made the searches.
+        with open(f"{base}.json", encoding="utf-8") as handle:
+            previous = json.load(handle)
+        config["command"] = previous["config"]["command"]
+        config["note"] = config["note"] or previous["config"].get("note")
+        result["wall_seconds"] = previous["wall_seconds"]
+    write_json(result, f"{base}.json")
+    write_markdown(f"{base}.md", result)
+    plot(f"{base}.png", result["summary"], config)
+    return base
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def write_markdown(path: str, result: dict[str, Any]) -> None:
+    """The .md: the setup, a row per search and a mean row per method, time per trial, the
+    controllers' entropy, and the paired comparisons with random search."""
+    config, searches, summary = result["config"], result["searches"], result["summary"]
+    dataset, classes = config["dataset"], config["classes"]
+    trials = [t for s in searches for t in s["per_trial"] if t["status"] == "COMPLETED"]
+    lines = [
+        "# Search efficiency: RL controllers vs random search at the same budget",
+        "",
+        f"Command: `{config['command']}`",
+        "",
+        f"Proxy task: {dataset} ({config['proxy_image_size']}², {config['epochs']} epochs × "
+        f"{config['steps_per_epoch']} steps × batch {config['batch_size']}); space `mnasnet`; "
+        f"policy `{config['policy']}` for RL; {config['trials']} trials per search; "
+        f"seeds {', '.join(map(str, config['seeds']))}. Latency: backend `{config['backend']}` at "
+        f"{config['latency_image_size']}², {classes}-class head, median of "
+        f"{config['latency_runs']} runs, {config['latency_clock']} clock. "
+        f"T = {config['latency_target_ms']:.3f} ms "
+        f"({config['target_source']}); soft reward ACC·(LAT/T)^-0.07. Hypervolume of the "
+        f"(latency, accuracy) front in ms·accuracy, latency reference "
+        f"{config['latency_ref_ms']:.3f} ms ({config['hv_ref_factor']:g}×T), accuracy ≥ 0.",
+        "",
+        f"Wall time: {sum(s['seconds']['wall'] for s in searches) / 60:.1f} min for the "
+        "searches (sum over their processes, across resumed invocations); the invocation that "
+        f"wrote this file took {result['wall_seconds'] / 60:.1f} min.",
+        "",
+        *([f"Note: {config['note']}", ""] if config.get("note") else []),
+        "| method | seed | trials (failed, reused) | best reward | best trial: acc / latency ms | "
+        "best acc ≤ T | final hypervolume | mean reward | wall min |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for s in searches:
+        b = s["best_trial"] or {}
+        lines.append(
+            f"| {s['algorithm']} | {s['seed']} | {s['trials']} ({s['failed']}, "
+            f"{s.get('cached', 0)}) | {s['best_reward']:.4f} | {b.get('accuracy', math.nan):.3f} / "
+            f"{b.get('latency_ms', math.nan):.2f} | {_fmt(s.get('best_accuracy_at_target'))} | "
+            f"{s['final_hypervolume']:.3f} | "
+            f"{s['mean_reward']:.4f} | {s['seconds']['wall'] / 60:.1f} |"
+        )
+    for algorithm, agg in summary.items():
+        (br, brs), (ba, bas), (hv, hvs), (mr, mrs) = (
+            agg["best_reward"],
+            agg["best_accuracy_at_target"],
+            agg["final_hypervolume"],
+            agg["mean_reward"],
+        )
+        lines.append(
+            f"| **{algorithm}** | mean ± std ({len(agg['seeds'])} seeds) | at {agg['trials']} | "
+            f"**{br:.4f} ± {brs:.4f}** | | **{ba:.3f} ± {bas:.3f}** | **{hv:.3f} ± {hvs:.3f}** | "
+            f"{mr:.4f} ± {mrs:.4f} | |"
+        )
+    lines += [
+        "",
+        "Rows per seed: each search's figures at its own budget so far. Mean rows: at the budget "
+        f"every search has reached ({result['common_budget']} trials), so that a partial run "
+        "compares like with like. std: sample standard deviation over seeds (ddof = 1).",
+        "",
+    ]
+    if trials:
+        train = np.mean([t["train_seconds"] for t in trials])
+        latency = np.mean([t["convert_seconds"] + t["measure_seconds"] for t in trials])
+        whole = np.mean([t["seconds"] for t in trials])
+        lines += [
+            f"Time per completed trial (mean of {len(trials)}): {whole:.1f} s = build + proxy "
+            f"training {train:.1f} s + latency {latency:.1f} s (conversion + timed runs). "
+            "The rest of each search's wall time is process start-up, data loading and reports.",
+            "",
+        ]
+    entropies = [
+        s["controller_entropy"]
+        for s in searches
+        if s["algorithm"] != "random" and s["controller_entropy"]
+    ]
+    if entropies:
+        from search import space_registry
+
+        uniform = sum(math.log(n) for n in space_registry.get_space("mnasnet").choice_sizes())
+        lines += [
+            "Controller entropy (nats) at the first → last trial: "
+            + ", ".join(f"{a:.3f} → {b:.3f}" for a, b in entropies)
+            + f" (uniform policy: Σ log Nᵢ = {uniform:.3f}).",
+            "",
+        ]
+    for name, pair in result["paired"].items():
+        lines += _paired_lines(name, pair)
+    lines += [f"Per-trial curves are in {BASENAME}.json; plot in {BASENAME}.png.", ""]
+    atomic_write(path, "\n".join(lines))
+
+
+def _paired_lines(name: str, pair: dict[str, Any]) -> list[str]:
+    """The .md section of one RL method paired by seed with random search."""
+    n = len(pair["seeds"])
+    return [
+        f"Paired by seed, {name} (at the budget both reached: "
+        f"{', '.join(map(str, pair['trials']))} trials):",
+        "",
+        "| figure | mean difference ± std | wins | Wilcoxon p (two-sided) |",
+        "|---|---|---|---|",
+        *(
+            f"| {label} | {pair[key][0]:+.4f} ± {pair[key][1]:.4f} | "
+            f"{pair[f'{key}_wins']}/{n} | {pair[f'{key}_p']:.3g} |"
+            for key, label in (
+                ("best_reward", "best reward"),
+                ("best_accuracy_at_target", "best accuracy at ≤ T"),
+                ("final_hypervolume", "hypervolume"),
+            )
+        ),
+        "",
+        f"With {n} seeds the smallest two-sided p a signed-rank test can give is "
+        f"{2 / 2**n:.3g}. Same seed ⇒ same data split "
+        f"and controller RNG stream: {pair['identical_archs']} of "
+        f"{pair['compared_trials']} trials sampled the identical architecture in both "
+        "searches; on those, proxy accuracy differed by "
+        f"{pair['identical_abs_accuracy_diff']:.3f} and latency by "
+        f"{pair['identical_abs_latency_diff_pct']:.1f}% on average (|Δ|): the noise of one "
+        "trial's measurement.",
+        "",
+    ]
+
+
+def plot(path: str, summary: dict[str, Any], config: dict[str, Any]) -> None:
+    """The .png: per method, the mean ± one std over seeds of each curve against the trial."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, 3, figsize=(14, 4))
+    for algorithm, agg in summary.items():
+        for ax, key in zip(axes, CURVES, strict=True):
+            mean = np.array(agg["curves"][key]["mean"], dtype=float)
+            std = np.array(agg["curves"][key]["std"], dtype=float)
+            x = np.arange(1, len(mean) + 1)
+            (line,) = ax.plot(
+                x, mean, "-o", markersize=3, label=f"{algorithm} ({len(agg['seeds'])} seeds)"
+            )
+            ax.fill_between(x, mean - std, mean + std, color=line.get_color(), alpha=0.2)
+    axes[0].set_ylabel("best reward so far")
+    axes[1].set_ylabel(f"best accuracy at ≤ T ({config['latency_target_ms']:.2f} ms)")
+    axes[2].set_ylabel(f"hypervolume (ms·acc, ref {config['latency_ref_ms']:.2f} ms)")
+    for ax in axes:
+        ax.set_xlabel("trial")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    figure.suptitle(
+        f"Search efficiency on {config['dataset']} (mean ± std over seeds)", fontsize=10
+    )
+    figure.tight_layout()
+    png = io.BytesIO()
+    figure.savefig(png, format="png", dpi=120)
+    plt.close(figure)
+    atomic_write(path, png.getvalue())

@@ -1,0 +1,286 @@
+"""`run_search(config)`: one architecture search from a `SearchConfig`, as the library runs it.
+
+Owns the sequence of a search: distribution variables, the data, the latency meter, the reference
+models (latency, and proxy accuracy), the target T, the reward, the oracle and the tuner, the
+search itself, the reports and the export of the best model; and `SearchResult`, what it returns.
+The binary `mnasnet-search` (search/main.py) is flags → `SearchConfig` → `run_search` → a printed
+summary; a notebook calls `run_search` directly.
+
+Imports TensorFlow (through the tuner and the data) lazily, when the search starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import time
+from typing import Any
+
+from search.config import SearchConfig
+
+log = logging.getLogger("mnasnet_tf.search")
+
+
+class SearchSetupError(ValueError):
+    """The search cannot start: a data set, latency table or backend that the config names is
+    unusable. Raised before the project folder is created; the message names the value."""
+
+
+@dataclasses.dataclass
+class SearchResult:
+    """What a search produced.
+
+    Attributes:
+      tuner: the `MnasTuner` (records, best models, the project folder).
+      role: None for a single process, else 'chief' or 'worker'.
+      paths: report name → path (trials.csv, pareto.csv/png, history.png, summary.json, …).
+      exported: quantization → path of the best model's .tflite.
+      references: the reference points (latency, and proxy accuracy when trained).
+      target_ms: the latency target T of the reward.
+      seconds: wall time of the search.
+    """
+
+    tuner: Any
+    role: str | None
+    paths: dict[str, str]
+    exported: dict[str, str]
+    references: list[Any]
+    target_ms: float
+    seconds: float
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        """One dict per trial (see search/report.py's TRIAL_COLUMNS)."""
+        return self.tuner.records()
+
+    @property
+    def best(self) -> dict[str, Any] | None:
+        """The record of the trial with the highest reward (None if none completed)."""
+        from search import report
+
+        return report.best_record(self.records)
+
+
+def setup_distribution(config: SearchConfig) -> str | None:
+    """Sets keras-tuner's distribution variables from `config`; returns the role or None."""
+    if config.distributed_role:
+        os.environ["KERASTUNER_ORACLE_IP"] = config.oracle_ip
+        os.environ["KERASTUNER_ORACLE_PORT"] = str(config.oracle_port)
+        if config.distributed_role == "chief":
+            os.environ["KERASTUNER_TUNER_ID"] = "chief"
+        else:
+            os.environ["KERASTUNER_TUNER_ID"] = config.tuner_id or f"worker{os.getpid()}"
+    if "KERASTUNER_ORACLE_IP" not in os.environ:
+        return None
+    return "chief" if "chief" in os.environ.get("KERASTUNER_TUNER_ID", "") else "worker"
+
+
+def run_search(config: SearchConfig) -> SearchResult:
+    """Runs (or resumes) the search `config` describes and returns what it produced.
+
+    Raises ValueError naming the value for a bad data set, table or reward setting, before the
+    project folder is created."""
+    role = setup_distribution(config)
+    started = time.time()
+
+    from search import oracle as oracle_module
+    from search import reward as reward_module
+    from search import tuner as tuner_module
+    from search.latency import meter as latency_meter
+    from search.space_registry import get_space
+
+    space = get_space(config.space)
+    project_dir = config.project_dir
+    try:  # before the project folder exists: a bad data set or table writes nothing
+        data = load_data(config)
+        meter = latency_meter.LatencyMeter(
+            config.backend,
+            image_size=config.latency_image_size,
+            classes=data.num_classes,
+            threads=config.threads,
+            runs=config.latency_runs,
+            clock=config.latency_clock,
+            cache_path=os.path.join(project_dir, "latency_cache.json"),
+            predictor_table=config.predictor_table,
+            adb_options=config.adb_options(),
+        )
+    except (ValueError, FileNotFoundError) as error:
+        raise SearchSetupError(str(error)) from error
+    os.makedirs(project_dir, exist_ok=True)
+    proxy = tuner_module.ProxyTask(
+        image_size=config.proxy_image_size,
+        epochs=config.epochs_per_trial,
+        classes=data.num_classes,
+        steps_per_epoch=config.steps_per_epoch,
+        learning_rate=config.learning_rate,
+        verbose=config.train_verbose,
+        repeats=config.proxy_repeats,
+    )
+    # The references' latency now (the default target needs it); their proxy accuracy now in a
+    # single process, after the search on a chief (which owns them but must serve its workers).
+    references = (
+        proxy_references(config, meter, proxy, data, measure_only=role == "chief")
+        if role != "worker"
+        else []
+    )
+    target = config.latency_target_ms
+    if target is None:
+        target = default_target(meter, references)
+    try:
+        reward_config = reward_module.RewardConfig.from_flags(
+            config.reward, target_ms=target, w=config.w
+        )
+    except ValueError as error:
+        raise SearchSetupError(str(error)) from error
+    oracle = oracle_module.MnasOracle(
+        space=space,
+        algorithm=config.algorithm,
+        policy=config.policy,
+        reward=reward_config,
+        max_trials=config.max_trials,
+        seed=config.seed,
+        worker_timeout_s=config.worker_timeout_s,
+        trials_per_run=config.trials_per_run,
+    )
+    tuner = tuner_module.MnasTuner(
+        oracle,
+        space=space,
+        reward=reward_config,
+        proxy=proxy,
+        meter=meter,
+        directory=config.directory,
+        project_name=config.project_name,
+        overwrite=config.overwrite,
+        search_seed=config.seed,
+        reuse_results=config.reuse_results,
+        recycle_every=config.recycle_every,
+    )
+    tuner.references = references
+    log.info(
+        "search: space %s (%.3g architectures), %s, %d trials, target %.2f ms (%s), backend %s",
+        config.space,
+        space.size(),
+        config.algorithm,
+        config.max_trials,
+        target,
+        config.reward,
+        config.backend,
+    )
+    if role == "chief":
+        tuner.search(verbose=0)
+    else:
+        tuner.search(data, verbose=0)
+    paths: dict[str, str] = {}
+    exported: dict[str, str] = {}
+    if role != "worker":
+        if role == "chief":
+            tuner.references = proxy_references(config, meter, proxy, data, measure_only=False)
+        paths = tuner.write_all_reports()
+        if config.export and role is None:
+            exported = export_best(tuner, data)
+    return SearchResult(
+        tuner=tuner,
+        role=role,
+        paths=paths,
+        exported=exported,
+        references=list(tuner.references),
+        target_ms=target,
+        seconds=time.time() - started,
+    )
+
+
+def load_data(config: SearchConfig):
+    """The proxy task's data (`search.proxy.ProxyData`); ValueError naming a bad data set."""
+    from search.proxy import ProxyData
+
+    return ProxyData(
+        config.dataset,
+        image_size=config.proxy_image_size,
+        batch_size=config.batch_size,
+        data_dir=config.data_dir,
+        split_seed=config.seed,
+    )
+
+
+def proxy_references(config: SearchConfig, meter, proxy, data, *, measure_only: bool):
+    """The reference points: each model's latency on `meter`, and (unless `measure_only` or
+    `config.train_references` is off) its accuracy on the proxy, cached in the project."""
+    from search import references as references_module
+
+    def show(point, cached) -> None:
+        if point.accuracy is None:
+            log.info("reference %-20s %.2f ms on %s", point.name, point.latency_ms, meter.backend)
+        else:
+            log.info(
+                "reference %-20s %.2f ms on %s, proxy accuracy %.4f%s",
+                point.name,
+                point.latency_ms,
+                meter.backend,
+                point.accuracy,
+                " (cached)" if cached else "",
+            )
+
+    if config.references and not measure_only and config.train_references:
+        log.info("training %d reference models on the proxy", len(config.references))
+    return references_module.proxy_references(
+        list(config.references),
+        meter=meter,
+        task=proxy,
+        data=data,
+        search_seed=config.seed,
+        cache_path=os.path.join(config.project_dir, "references.json"),
+        measure_only=measure_only or not config.train_references,
+        on_reference=show,
+    )
+
+
+def default_target(meter, references) -> float:
+    """The default latency target T: MobileNetV2's latency on the search's backend."""
+    for point in references:
+        if point.name == "mobilenet-v2":
+            return point.latency_ms
+    from mnasnet_tf import zoo
+
+    return meter.measure(zoo.get_arch("mobilenet-v2"), name="mobilenet-v2").median_ms
+
+
+def export_best(tuner, data) -> dict[str, str]:
+    """Exports the best trial's trained model as float32 and int8 .tflite; returns
+    quantization → path (empty when no trial completed)."""
+    import keras
+    import numpy as np
+
+    from search import report
+    from tflite_bench import convert
+
+    best = report.best_record(tuner.records())
+    if best is None:
+        log.warning("no completed trial: nothing to export")
+        return {}
+    path = os.path.join(tuner.get_trial_dir(best["trial"]), "model.keras")
+    if not os.path.exists(path):
+        log.info("trial %s's weights were not kept on this machine; retraining it", best["trial"])
+        from search.proxy import run_proxy
+
+        _, model = run_proxy(
+            best["arch_spec"],
+            task=tuner.proxy,
+            data=data,
+            search_seed=tuner.search_seed,
+            keep_model=True,
+        )
+        model.save(path)
+    model = keras.models.load_model(path)
+    images = np.concatenate([images.numpy() for images, _ in data.train(0).take(8)])
+    written = {}
+    for quantization in ("float32", "int8"):
+        out = os.path.join(tuner.project_dir, f"best_model_{quantization}.tflite")
+        convert.convert(
+            model,
+            quantization=quantization,
+            representative_data=images if quantization == "int8" else None,
+            output_path=out,
+        )
+        written[quantization] = out
+    return written

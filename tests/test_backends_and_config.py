@@ -1,0 +1,170 @@
+"""The shared pieces of the structure: atomic writes and value checks (tflite_bench/util.py), the
+latency-backend protocol (tflite_bench/backends.py, search/latency/table.py's TableBackend) and
+`SearchConfig` (search/config.py), all TF-free."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from mnasnet_tf import zoo
+from search.config import SearchConfig
+from search.latency import parts
+from search.latency.table import LatencyTable, TableBackend
+from tflite_bench import backends, util
+
+# ---- util ----
+
+
+@pytest.mark.parametrize("content", ["text ü\n", b"\x00bytes", lambda handle: handle.write("cb")])
+def test_atomic_write_replaces_the_file_and_leaves_no_temporary(tmp_path, content):
+    path = tmp_path / "sub" / "file"
+    util.atomic_write(path, content, make_dirs=True)
+    util.atomic_write(path, content)
+    assert os.listdir(tmp_path / "sub") == ["file"]
+    expected = content if isinstance(content, (str, bytes)) else "cb"
+    mode = "rb" if isinstance(expected, bytes) else "r"
+    with open(path, mode) as handle:
+        assert handle.read() == expected
+
+
+def test_a_failed_write_keeps_the_old_file(tmp_path):
+    path = tmp_path / "state.json"
+    util.atomic_write_json(path, {"good": 1})
+
+    def explode(handle):
+        handle.write('{"half": ')
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        util.atomic_write(path, explode)
+    with pytest.raises(ValueError):
+        util.atomic_write_json(path, {"bad": float("nan")}, allow_nan=False)
+    assert json.loads(path.read_text()) == {"good": 1}
+    assert os.listdir(tmp_path) == ["state.json"]
+
+
+def test_temporary_names_are_private_to_the_process(tmp_path):
+    assert util.temporary_path(tmp_path / "x.png", ".png").endswith(f".tmp{os.getpid()}.png")
+
+
+def test_value_checks():
+    assert util.is_int(3) and not util.is_int(True) and not util.is_int(3.0)
+    assert util.is_positive_int(1) and not util.is_positive_int(0)
+    assert util.is_number(2.5) and not util.is_number(False) and util.is_number(float("nan"))
+    assert util.is_finite_number(1) and not util.is_finite_number(float("inf"))
+
+
+# ---- backends ----
+
+
+def test_make_backend_names_bad_names_and_options():
+    assert backends.make_backend("local", runs=3).runs == 3
+    with pytest.raises(ValueError, match="'gpu'"):
+        backends.make_backend("gpu")
+    with pytest.raises(ValueError, match="TableBackend"):
+        backends.make_backend("predictor")
+    with pytest.raises(ValueError, match="'rnus'"):
+        backends.make_backend("local", rnus=3)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"runs": 0}, "runs must be an integer >= 1; got 0"),
+        ({"threads": True}, "threads"),
+        ({"clock": "cpu"}, "'cpu'"),
+        ({"clock": "thread_cpu", "threads": 2}, "threads=2"),
+    ],
+)
+def test_local_backend_checks_its_settings(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        backends.LocalBackend(**kwargs)
+
+
+def test_adb_backend_needs_a_benchmark_binary_before_anything_runs():
+    with pytest.raises(ValueError, match="benchmark_model"):
+        backends.AdbBackend(benchmark_model="")
+    backend = backends.AdbBackend(benchmark_model="/bin/true", threads=2)
+    assert isinstance(backend, backends.LatencyBackend) and backend.name == "adb"
+
+
+def _table(arch, image_size=64, classes=10) -> LatencyTable:
+    table = LatencyTable(backend={"backend": "local", "cpu_model": "test cpu"})
+    for part in parts.arch_parts(arch, image_size=image_size, classes=classes):
+        table.entries[part.key] = {"kind": part.kind, "min_ms": 0.5, "bytes": 0}
+    return table
+
+
+def test_table_backend_predicts_architectures_through_the_protocol():
+    arch = zoo.get_arch("mnasnet-small")
+    backend = TableBackend(_table(arch), image_size=64, classes=10)
+    assert isinstance(backend, backends.LatencyBackend) and backend.name == "predictor"
+    stats = backend.measure(arch)
+    n_parts = len(parts.arch_parts(arch, image_size=64, classes=10))
+    assert stats.latency_ms == stats.min_ms == pytest.approx(0.5 * n_parts)
+    assert stats.metadata["measured_on"] == "local" and stats.metadata["predicted"]
+    assert [s.min_ms for s in backend.measure_many([arch, arch])] == [stats.min_ms] * 2
+    with pytest.raises(ValueError, match="not files"):
+        backend.measure("model.tflite")
+    with pytest.raises(ValueError, match="lacks"):
+        backend.measure(zoo.get_arch("mobilenet-v2"))
+
+
+def test_the_meter_takes_a_backend_object(tmp_path):
+    from search.latency.meter import LatencyMeter
+
+    arch = zoo.get_arch("mnasnet-small")
+    meter = LatencyMeter(TableBackend(_table(arch), image_size=64, classes=10), image_size=64)
+    assert meter.backend == "predictor"
+    assert meter.measure(arch).median_ms == pytest.approx(
+        TableBackend(_table(arch)).table.predict(arch, image_size=64, classes=10)
+    )
+
+
+# ---- SearchConfig ----
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"space": "nope"}, "--space must be one of .*'nope'"),
+        ({"max_trials": 0}, "--max_trials must be an integer >= 1; got 0"),
+        ({"w": 0.07}, "--w must be negative"),
+        ({"latency_target_ms": -1.0}, "--latency_target_ms must be positive; got -1.0"),
+        ({"backend": "predictor"}, "--predictor_table"),
+        ({"backend": "adb"}, "--benchmark_model"),
+        ({"references": ("mobilenet-v2", "mnasnet-z9")}, "mnasnet-z9"),
+        ({"oracle_port": 70000}, "70000"),
+        ({"proxy_image_size": 16}, "--proxy_image_size must be an integer >= 32; got 16"),
+        ({"learning_rate": float("nan")}, "--learning_rate"),
+    ],
+)
+def test_search_config_names_a_bad_value(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        SearchConfig(**kwargs)
+
+
+def test_search_config_has_one_flag_per_field():
+    """Every field is a flag of mnasnet-search with the same default (checked in a fresh
+    interpreter: the binaries' flags share names and cannot be defined in one process)."""
+    code = (
+        "import dataclasses\n"
+        "from absl import flags\n"
+        "import search.main\n"
+        "from search.config import SearchConfig\n"
+        "names = [f.name for f in dataclasses.fields(SearchConfig)]\n"
+        "missing = [n for n in names if n not in flags.FLAGS]\n"
+        "assert not missing, missing\n"
+        "class Defaults:\n"
+        "    def __getattr__(self, name):\n"
+        "        return flags.FLAGS[name].default\n"
+        "assert SearchConfig.from_flags(Defaults()) == SearchConfig()\n"
+        "print('ok')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.strip() == "ok", result.stderr[-2000:]
