@@ -1,6 +1,7 @@
 """Input pipelines: tfds image-classification sets, image folders and the bundled digits set.
 
-`load(name, split=..., image_size=..., batch_size=...)` is the one entry point. Sources:
+`load(name, split=..., image_size=..., batch_size=...)` is the one entry point (and
+`verify_folder(path)` checks a folder data set's images). Sources:
 
 - a tfds image-classification set (`cifar10`, `cifar100`, `imagenet2012`, `imagenette/320px-v2`,
   `mnist`, ...), read from `data_dir` (tfds' default `~/tensorflow_datasets` when None). An
@@ -10,6 +11,9 @@
   `<path>/<class>/<image>` (plain: train and validation only) or `<path>/train/<class>/<image>`
   plus an optional `<path>/test/` (or `val/`, `validation/`) folder for the test split; an
   optional `<path>/dataset.json` with {"augment": ...} sets the folder's default augmentation.
+  A file that cannot be an image (empty, unreadable, another kind of file, judged by its first
+  bytes) is refused by name; `verify_folder` decodes every image once (the search does before
+  its first trial), naming those cut short or corrupt. A data set needs two classes or more.
   Labels are the sorted class-folder names, as in `tfds.folder_dataset.ImageFolder`, whose
   conventions this follows; it is not used itself because it needs split folders, has no
   sub-split API for the validation hold-out and decodes every image before a filter could drop
@@ -33,6 +37,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import hashlib
 import json
 import os
 import socket
@@ -157,6 +162,90 @@ def _list_classes(root: str) -> dict[str, list[str]]:
     return classes
 
 
+_IMAGE_SIGNATURES = (  # what tf.io.decode_image reads: JPEG, PNG, GIF, BMP, JPEG XL (WebP below)
+    b"\xff\xd8\xff",
+    b"\x89PNG\r\n\x1a\n",
+    b"GIF87a",
+    b"GIF89a",
+    b"BM",
+    b"\xff\x0a",
+    b"\x00\x00\x00\x0cJXL \r\n\x87\n",
+)
+
+
+def _not_an_image(file: str) -> str | None:
+    """Why `file` cannot be an image (unreadable, empty, another kind of file), from its first
+    bytes; None when it starts like one."""
+    try:
+        with open(file, "rb") as handle:
+            head = handle.read(12)
+    except OSError as error:
+        return f"unreadable: {error.strerror}"
+    if not head:
+        return "empty"
+    if head.startswith(_IMAGE_SIGNATURES) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
+        return None
+    return "not a JPEG, PNG, GIF, BMP or WebP image"
+
+
+def _refuse_files(path: str, problems: list[tuple[str, str]], what: str) -> None:
+    if problems:
+        shown = "; ".join(f"{file} ({why})" for file, why in problems[:5])
+        more = f" and {len(problems) - 5} more" if len(problems) > 5 else ""
+        raise ValueError(
+            f"folder data set {path!r}: {len(problems)} file(s) {what}: {shown}{more}; delete "
+            "or replace them"
+        )
+
+
+_HEADERS_CHECKED: set[str] = set()  # digests of the file lists checked in this process
+
+
+def _check_headers(path: str, files: list[str]) -> None:
+    """ValueError naming the files that cannot be images (see `_not_an_image`); each list of
+    files is checked once per process (a few ms per thousand files)."""
+    key = hashlib.sha256("\0".join(files).encode()).hexdigest()
+    if key in _HEADERS_CHECKED:
+        return
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        reasons = list(pool.map(_not_an_image, files, chunksize=256))
+    problems = [(f, why) for f, why in zip(files, reasons, strict=True) if why]
+    _refuse_files(path, problems, "cannot be images")
+    _HEADERS_CHECKED.add(key)
+
+
+def verify_folder(path: str) -> int:
+    """Decodes every image of the folder data set at `path` (both layouts, every split) once;
+    returns how many there are. ValueError naming the files that do not decode (cut short,
+    corrupt) or that are not images, so a search or a training run refuses them before it
+    starts rather than failing in the middle of an epoch. Costs one pass of decoding."""
+    path = os.path.expanduser(path)
+    if not os.path.isdir(path):
+        raise ValueError(f"folder data set: {path!r} is not a directory")
+    roots = [path] + [os.path.join(path, s) for s in ("train", "test", "val", "validation")]
+    classes = [c for root in roots if os.path.isdir(root) for c in _list_classes(root).values()]
+    files = sorted({file for images in classes for file in images})
+    _check_headers(path, files)
+
+    def decode(file):
+        image = tf.io.decode_image(tf.io.read_file(file), channels=3, expand_animations=False)
+        return file, tf.shape(image)
+
+    dataset = tf.data.Dataset.from_tensor_slices(tf.constant(files, tf.string))
+    dataset = dataset.map(decode, num_parallel_calls=tf.data.AUTOTUNE).ignore_errors()
+    decoded = {file.decode() for file, _ in dataset.as_numpy_iterator()}
+    problems = []
+    for file in (f for f in files if f not in decoded):
+        try:
+            decode(file)
+            reason = "does not decode"
+        except tf.errors.OpError as error:
+            reason = (error.message or type(error).__name__).strip().splitlines()[0]
+        problems.append((file, reason))
+    _refuse_files(path, problems, "do not decode")
+    return len(files)
+
+
 def _folder(path: str, split: str, validation_size, seed: int):
     if not os.path.isdir(path):
         raise ValueError(f"folder data set: {path!r} is not a directory")
@@ -185,6 +274,7 @@ def _folder(path: str, split: str, validation_size, seed: int):
     else:
         chosen = train_classes
     files = [(f, names.index(c)) for c in sorted(chosen) for f in chosen[c]]
+    _check_headers(path, [f for f, _ in files])
     if split != "test":
         files = [files[i] for i in _select(split, len(files), validation_size, seed)]
     paths = tf.constant([f for f, _ in files])
@@ -406,6 +496,11 @@ def load(
     else:
         source = _tfds(name, split, validation_size, seed, data_dir, download, manual_dir)
     dataset, class_names, num_examples, cacheable = source
+    if len(class_names) < 2:
+        raise ValueError(
+            f"data set {name!r} has {len(class_names)} class ({', '.join(class_names)}); a "
+            "classifier needs at least two (for a folder: one sub-folder of images per class)"
+        )
     shuffle = training if shuffle is None else shuffle
     drop_remainder = training if drop_remainder is None else drop_remainder
     if drop_remainder and num_examples < batch_size:

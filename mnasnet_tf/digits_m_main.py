@@ -73,8 +73,10 @@ def run_main() -> None:
     """Console entry point of `mnasnet-digits-m`."""
     from absl import app
 
+    from tflite_bench import util
+
     _define_flags()
-    app.run(_main)
+    util.run_binary(lambda: app.run(_main), program="mnasnet-digits-m")
 
 
 if __name__ == "__main__":

@@ -4,8 +4,8 @@
 
 Owns the flags, `EvalConfig` (what they hold, validated on construction with errors that name
 the bad value) and the line it prints. A bad flag value, a missing or unloadable model file or
-missing data exits with `mnasnet-eval: error: ...` and status 1. The work is in eval.py. Only
-`_main` reads the global FLAGS.
+missing data exits with `mnasnet-eval: error: ...` and status 1, Ctrl-C with one line and status
+130. The work is in eval.py. Only `_main` reads the global FLAGS.
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ def run_main() -> None:
     from absl import app
 
     _define_flags()
-    app.run(_main)
+    util.run_binary(lambda: app.run(_main), program="mnasnet-eval")
 
 
 if __name__ == "__main__":

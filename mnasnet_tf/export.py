@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from mnasnet_tf import arch_string, data, specs
 from mnasnet_tf import eval as eval_lib
+from tflite_bench import util
 
 
 def representative_images(name: str, *, count: int = 100, **load_args: Any) -> np.ndarray:
@@ -53,7 +54,7 @@ def export(
     inference = keras.Model.from_config(model.get_config())
     inference.set_weights(model.get_weights())
     keras_path = os.path.join(export_dir, "model.keras")
-    inference.save(keras_path)
+    util.atomic_save(keras_path, inference.save, suffix=".keras")
     files = [keras_path]
     for quantization in ("float32", "int8"):
         path = os.path.join(export_dir, f"model_{quantization}.tflite")
@@ -70,8 +71,7 @@ def export(
         files.append(arch_path)
     if class_names:
         labels_path = os.path.join(export_dir, "labels.txt")
-        with open(labels_path, "w", encoding="utf-8") as handle:
-            handle.write("\n".join(class_names) + "\n")
+        util.atomic_write(labels_path, "\n".join(class_names) + "\n")
         files.append(labels_path)
     exported: dict[str, eval_lib.Accuracy] = {}
     if held_out is not None and eval_examples > 0:

@@ -17,7 +17,7 @@ writes. Must not import search/ or absl flags.
 from __future__ import annotations
 
 import dataclasses
-import json
+import glob
 import logging
 import os
 import shutil
@@ -104,6 +104,11 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and (not util.is_int(value) or value < 1):
                 raise ValueError(f"{name} must be a positive integer or None; got {value!r}")
+        if self.image_size is not None and self.image_size < 32:
+            raise ValueError(
+                "image_size must be at least 32 (the smallest input the models take) or None; "
+                f"got {self.image_size}"
+            )
         if not util.is_int(self.export_eval_examples) or self.export_eval_examples < 0:
             raise ValueError(
                 "export_eval_examples must be a non-negative integer; "
@@ -212,8 +217,13 @@ def _run_identity(config: TrainConfig, arch, image_size: int) -> dict[str, Any]:
 def _check_run_file(model_dir: str, identity: dict[str, Any], write: bool) -> None:
     path = os.path.join(model_dir, RUN_FILE)
     if os.path.exists(path):
-        with open(path, encoding="utf-8") as handle:
-            previous = json.load(handle)
+        try:
+            previous = util.read_json(path)
+        except util.CorruptFileError as error:
+            raise ValueError(
+                f"{error}: it says what the checkpoints in {model_dir} were trained on; delete "
+                "it to resume without that check, or use another model_dir"
+            ) from None
         changed = [k for k in _RUN_IDENTITY if previous.get(k) != identity[k]]
         if changed:
 
@@ -230,6 +240,48 @@ def _check_run_file(model_dir: str, identity: dict[str, Any], write: bool) -> No
             )
     elif write:
         util.atomic_write_json(path, identity, indent=2, make_dirs=True)
+
+
+def _checkpoint_number(index_file: str) -> int:
+    stem = os.path.basename(index_file)[: -len(".index")]
+    number = stem.rpartition("-")[2]
+    return int(number) if number.isdigit() else -1
+
+
+def restore_latest_intact(checkpoint: tf.train.Checkpoint, ckpt_dir: str) -> str | None:
+    """Restores into `checkpoint` the newest checkpoint in `ckpt_dir` that reads back whole and
+    returns its path (None when there is none). A damaged one (cut short by a full disk or a
+    kill while it was written) is named in a warning and the one before it is used; ValueError
+    naming the folder when none is intact. Leftover `*_temp` folders of an interrupted save are
+    removed."""
+    for leftover in glob.glob(os.path.join(ckpt_dir, "*_temp")):
+        shutil.rmtree(leftover, ignore_errors=True)
+    indexes = sorted(glob.glob(os.path.join(ckpt_dir, "*.index")), key=_checkpoint_number)
+    damaged = []
+    for index in reversed(indexes):
+        path = index[: -len(".index")]
+        try:
+            reader = tf.train.load_checkpoint(path)
+            for name in reader.get_variable_to_shape_map():
+                reader.get_tensor(name)  # reads every tensor: a cut-short data file fails here
+            checkpoint.restore(path).assert_existing_objects_matched()
+        except (tf.errors.OpError, ValueError, IndexError, AssertionError) as error:
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            log.warning(
+                "checkpoint %s is damaged (%s: %s); trying the one before it",
+                path,
+                type(error).__name__,
+                reason[:200],
+            )
+            damaged.append(os.path.basename(path))
+            continue
+        return path
+    if damaged:
+        raise ValueError(
+            f"no intact checkpoint in {ckpt_dir} ({', '.join(damaged)} damaged): delete that "
+            "folder to train from the start, or use another model_dir"
+        )
+    return None
 
 
 def train(
@@ -295,9 +347,8 @@ def train(
     if config.model_dir:
         _check_run_file(config.model_dir, _run_identity(config, arch, size), write=chief)
         ckpt_dir = os.path.join(config.model_dir, "checkpoints")
-        latest = tf.train.latest_checkpoint(ckpt_dir)
+        latest = restore_latest_intact(checkpoint, ckpt_dir)
         if latest:
-            checkpoint.restore(latest).assert_existing_objects_matched()
             log.info(
                 "resuming from %s at epoch %d (step %d)",
                 latest,

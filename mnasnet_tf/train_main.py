@@ -5,7 +5,8 @@
 
 Owns the flags (the run's and, as overrides of `recipe.Recipe()`, the recipe's), their
 translation into a `TrainConfig` (which validates them) and the summary it prints. A bad flag
-value or missing data exits with `mnasnet-train: error: ...` and status 1. The work is in
+value or missing data exits with `mnasnet-train: error: ...` and status 1, Ctrl-C with
+`mnasnet-train: interrupted; ...` and status 130 (`tflite_bench.util.run_binary`). The work is in
 train.py. Only `_main` reads the global FLAGS.
 """
 
@@ -161,10 +162,16 @@ def _main(argv: Sequence[str]) -> None:
 
 def run_main() -> None:
     """Console entry point of `mnasnet-train`."""
-    from absl import app
+    from absl import app, flags
+
+    from tflite_bench import util
 
     _define_flags()
-    app.run(_main)
+    util.run_binary(
+        lambda: app.run(_main),
+        program="mnasnet-train",
+        resumable=lambda: bool(flags.FLAGS.model_dir),
+    )
 
 
 if __name__ == "__main__":

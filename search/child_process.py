@@ -3,19 +3,23 @@
 A `multiprocessing` child blocked on a job queue does not notice that its parent was killed
 (`kill -9`, an out-of-memory kill): it lives on as an orphan holding TensorFlow (~1 GB each,
 measured after killed searches). `exit_with_parent` ends such a child within a second of its
-parent's death. TF-free.
+parent's death. A Ctrl-C in a terminal reaches the whole process group; such a child ignores it
+(no traceback of its own): its parent stops and ends it. TF-free.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 
 
 def exit_with_parent(parent_pid: int, *, poll_s: float = 1.0) -> threading.Thread:
     """Starts a daemon thread that ends this process (`os._exit(0)`) once its parent, whose
-    pid was `parent_pid`, is gone (this process is re-parented); returns the thread."""
+    pid was `parent_pid`, is gone (this process is re-parented); returns the thread. From now
+    on this process ignores Ctrl-C (SIGINT): the parent handles it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def watch() -> None:
         while True:

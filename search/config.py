@@ -48,6 +48,7 @@ class SearchConfig:
     steps_per_epoch: int | None = None
     recycle_every: int = 20
     reuse_results: bool = True
+    max_consecutive_failed_trials: int = 10
     train_verbose: int = 2
     # latency and the reward
     latency_target_ms: float | None = None
@@ -70,6 +71,9 @@ class SearchConfig:
     project_name: str = "search"
     overwrite: bool = False
     export: bool = True
+    tensorboard: bool = True
+    estimate: bool = False
+    log_estimate: bool = True
     # distribution (keras-tuner chief / workers)
     distributed_role: str | None = None
     oracle_ip: str = "127.0.0.1"
@@ -94,6 +98,7 @@ class SearchConfig:
             ("proxy_repeats", 1),
             ("batch_size", 1),
             ("recycle_every", 0),
+            ("max_consecutive_failed_trials", 0),
             ("latency_image_size", 32),
             ("threads", 1),
             ("latency_runs", 1),
@@ -142,6 +147,50 @@ class SearchConfig:
         import os
 
         return os.path.join(self.directory, self.project_name)
+
+    def proxy_data(self) -> Any:
+        """The proxy data (`search.proxy.ProxyData`, loads it: imports TensorFlow); ValueError
+        naming a bad data set."""
+        from search.proxy import ProxyData
+
+        return ProxyData(
+            self.dataset,
+            image_size=self.proxy_image_size,
+            batch_size=self.batch_size,
+            data_dir=self.data_dir,
+            split_seed=self.seed,
+        )
+
+    def proxy_task(self, classes: int) -> Any:
+        """The `search.proxy.ProxyTask` every trial and reference of this search trains on."""
+        from search.proxy import ProxyTask
+
+        return ProxyTask(
+            image_size=self.proxy_image_size,
+            epochs=self.epochs_per_trial,
+            classes=classes,
+            steps_per_epoch=self.steps_per_epoch,
+            learning_rate=self.learning_rate,
+            verbose=self.train_verbose,
+            repeats=self.proxy_repeats,
+        )
+
+    def latency_meter(self, classes: int, *, cache_path: str | None) -> Any:
+        """The search's `search.latency.meter.LatencyMeter` (deployment resolution, backend,
+        timed runs), caching in `cache_path` (None: in memory only)."""
+        from search.latency.meter import LatencyMeter
+
+        return LatencyMeter(
+            self.backend,
+            image_size=self.latency_image_size,
+            classes=classes,
+            threads=self.threads,
+            runs=self.latency_runs,
+            clock=self.latency_clock,
+            cache_path=cache_path,
+            predictor_table=self.predictor_table,
+            adb_options=self.adb_options(),
+        )
 
     def adb_options(self) -> dict[str, Any]:
         """The adb backend's options beyond threads, runs and warm-up (only those given)."""

@@ -80,6 +80,13 @@ flags.DEFINE_bool(
     "An architecture sampled again reuses its recorded proxy result instead of training again "
     "(its reward still teaches the controller; trials.csv names the trial it came from).",
 )
+flags.DEFINE_integer(
+    "max_consecutive_failed_trials",
+    10,
+    "Stop the search when this many trials in a row fail (NaN loss, out of memory, conversion "
+    "error); every trial keeps its reason in trials.csv. 0: never stop.",
+    lower_bound=0,
+)
 flags.DEFINE_float(
     "latency_target_ms",
     None,
@@ -129,6 +136,26 @@ flags.DEFINE_integer(
 )
 flags.DEFINE_bool("overwrite", False, "Start afresh instead of resuming an existing project.")
 flags.DEFINE_bool("export", True, "Export the best model as float32 and int8 .tflite at the end.")
+flags.DEFINE_bool(
+    "tensorboard",
+    True,
+    "Write TensorBoard logs to <project>/tensorboard as each trial ends: reward, accuracy, "
+    "latency, best reward and controller entropy per trial, and the HParams dashboard "
+    "(`tensorboard --logdir=<project>/tensorboard`).",
+)
+flags.DEFINE_bool(
+    "estimate",
+    False,
+    "Print the expected wall time of this search and its parts (proxy training measured on a "
+    "few steps, conversion and latency on the backend, references, export) and exit, without "
+    "searching or writing anything.",
+)
+flags.DEFINE_bool(
+    "log_estimate",
+    True,
+    "Measure and log the expected wall time as the first line of the search (~15-30 s on 2 "
+    "cores; worth it for a long search, skip it for quick runs).",
+)
 flags.DEFINE_integer(
     "steps_per_epoch", None, "Cap on proxy training steps per epoch (quick runs).", lower_bound=1
 )
@@ -149,7 +176,8 @@ log = logging.getLogger("mnasnet_tf.search")
 
 
 def main(argv: list[str]) -> int:
-    """flags → `SearchConfig` → `run_search` → the printed summary."""
+    """flags → `SearchConfig` → `run_search` → the printed summary (or, with --estimate, the
+    printed estimate of its wall time)."""
     del argv
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     from search.config import SearchConfig
@@ -159,6 +187,14 @@ def main(argv: list[str]) -> int:
         config = SearchConfig.from_flags(FLAGS)
     except ValueError as error:
         raise app.UsageError(str(error)) from None
+    if config.estimate:
+        from search.estimate import estimate
+
+        try:
+            print(estimate(config).describe())
+        except ValueError as error:
+            raise app.UsageError(str(error)) from None
+        return 0
     try:
         result = run_search(config)
     except SearchSetupError as error:
@@ -167,6 +203,12 @@ def main(argv: list[str]) -> int:
         print(f"worker {os.environ['KERASTUNER_TUNER_ID']} finished.")
         return 0
     _print_summary(result.tuner, result.paths, result.exported, result.seconds)
+    if result.export_check is not None:
+        print("\n".join(result.export_check.lines()))
+    if result.problem:  # stopped after too many failures in a row, or nothing completed
+        sys.stdout.flush()
+        print(f"mnasnet-search: {result.problem}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -196,8 +238,10 @@ def _print_summary(tuner, paths, exported, seconds) -> None:
 
 
 def run_main() -> None:
-    """Console-script entry point."""
-    app.run(main)
+    """Console-script entry point (Ctrl-C or a full disk: one line, no traceback)."""
+    from tflite_bench import util
+
+    util.run_binary(lambda: app.run(main), program="mnasnet-search", resumable=True)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,11 @@ Trial outcomes (keras-tuner 1.4.8 semantics):
   FAILED like keras-tuner does for NaN scores.
 - FAILED: by default the policy does not learn from it; with `failed_reward=r` it learns reward
   r (a penalty, e.g. 0.0, that steers the policy away from architectures that do not build).
+  After `max_consecutive_failed_trials` FAILED trials in a row (by end order) the oracle stops
+  handing out new trials and says why in `failure_stop`. keras-tuner itself raises RuntimeError
+  inside `end_trial` instead, before the trial file is written and with the oracle's lock held
+  (a chief then hangs), so this oracle turns that check off and stops cleanly: every trial file
+  says how its trial ended.
 
 Resuming (the tuner calls `reload()` when `<directory>/<project>/tuner0.json` exists, i.e.
 after its first trial ended): keras-tuner reloads every `trial_*/trial.json`, restores this
@@ -28,7 +33,10 @@ previous file, never a truncated one); one save per `end_trial` holding both the
 and the policy update; on reload, a trial whose `trial.json` already says COMPLETED is
 finished without re-running it, and a RUNNING trial missing from `oracle.json` (killed between
 the two writes of `create_trial`) is re-queued. A re-run trial whose reward was already
-reported keeps its first metrics (keras-tuner ignores the second report).
+reported keeps its first metrics (keras-tuner ignores the second report). Damaged files do not
+stop a resume: each save first keeps the previous state as `oracle.json.bak`, and reload reads
+through search/project_files.py (a damaged oracle.json falls back to that backup; a damaged
+trial.json is rebuilt from the sampled values, or its trial marked FAILED with the file named).
 
 Distributed search (chief + workers): with `worker_timeout_s`, a trial with no news (created,
 updated, or a `get_trial` heartbeat the tuner sends after every proxy epoch) for that long is
@@ -41,6 +49,8 @@ that already ended is ignored.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import os
 import time
@@ -51,6 +61,7 @@ import numpy as np
 from keras_tuner.engine.trial import Trial
 from keras_tuner.engine.trial import TrialStatus as _STATUS
 
+from search import project_files
 from search.controller import make_controller
 from search.reward import RewardConfig
 from search.space import SearchSpace
@@ -62,6 +73,24 @@ IDLE_PAUSE_S = 1.0
 """How long a worker told IDLE waits before asking again (keras-tuner retries at once)."""
 
 logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class FailureStop:
+    """Why the oracle stopped handing out trials: `count` trials failed in a row (`limit` was the
+    most allowed), the last of them `trial_id`, which failed because of `reason` (the last line
+    of its message)."""
+
+    count: int
+    limit: int
+    trial_id: str
+    reason: str
+
+    def describe(self) -> str:
+        """'3 trials failed in a row (the last, trial 7: NaN loss during proxy training ...)'."""
+        return (
+            f"{self.count} trials failed in a row (the last, trial {self.trial_id}: {self.reason})"
+        )
 
 
 def _is_local(path: str) -> bool:
@@ -88,7 +117,10 @@ class MnasOracle(keras_tuner.Oracle):
         is handed to another worker (None: never).
       trials_per_run: stop this process after sampling this many new trials (None: run to
         `max_trials`); the project resumes from there, e.g. to interleave several searches.
-      max_retries_per_trial, max_consecutive_failed_trials: as in keras_tuner.Oracle.
+      max_retries_per_trial: as in keras_tuner.Oracle.
+      max_consecutive_failed_trials: stop handing out trials after this many FAILED trials in a
+        row (0 or None: never); `failure_stop` then says why. Unlike keras_tuner.Oracle, which
+        raises, the search ends normally with every trial file written.
     """
 
     def __init__(
@@ -106,7 +138,7 @@ class MnasOracle(keras_tuner.Oracle):
         controller_kwargs: dict[str, Any] | None = None,
         worker_timeout_s: float | None = None,
         max_retries_per_trial: int = 0,
-        max_consecutive_failed_trials: int = 3,
+        max_consecutive_failed_trials: int | None = 10,
         trials_per_run: int | None = None,
     ) -> None:
         objective = objective or keras_tuner.Objective("reward", "max")
@@ -126,6 +158,12 @@ class MnasOracle(keras_tuner.Oracle):
             )
         if worker_timeout_s is not None and not worker_timeout_s > 0:
             raise ValueError(f"worker_timeout_s must be positive or None; got {worker_timeout_s!r}")
+        limit = max_consecutive_failed_trials
+        if limit is not None and not (util.is_int(limit) and limit >= 0):
+            raise ValueError(
+                "max_consecutive_failed_trials must be an integer >= 0 (0: never stop) or None; "
+                f"got {limit!r}"
+            )
         super().__init__(
             objective=objective,
             max_trials=max_trials,
@@ -134,8 +172,10 @@ class MnasOracle(keras_tuner.Oracle):
             tune_new_entries=False,
             seed=seed,
             max_retries_per_trial=max_retries_per_trial,
-            max_consecutive_failed_trials=max_consecutive_failed_trials,
+            max_consecutive_failed_trials=None,  # keras-tuner's raising check off; see end_trial
         )
+        self.consecutive_failure_limit = limit or None
+        self.failure_stop: FailureStop | None = None
         self.space = space
         self.algorithm = algorithm
         self.reward_config = reward
@@ -159,6 +199,7 @@ class MnasOracle(keras_tuner.Oracle):
         self.clock = time.monotonic
         self._last_news: dict[str, float] = {}  # trial_id -> clock() of its last create/update
         self._defer_save = False
+        self._saved_text: str | None = None  # the state last written: the next save's backup
         self.trials_per_run = trials_per_run
         self._sampled_this_run = 0
 
@@ -170,6 +211,8 @@ class MnasOracle(keras_tuner.Oracle):
         if self.max_trials and len(self.trials) >= self.max_trials:
             return {"status": _STATUS.STOPPED, "values": None}
         if self.trials_per_run is not None and self._sampled_this_run >= self.trials_per_run:
+            return {"status": _STATUS.STOPPED, "values": None}
+        if self.failure_stop is not None:
             return {"status": _STATUS.STOPPED, "values": None}
         self._sampled_this_run += 1
         self.entropy_history[trial_id] = self.controller.entropy()
@@ -196,8 +239,10 @@ class MnasOracle(keras_tuner.Oracle):
                 others
                 and tuner_id not in self.ongoing_trials
                 and not self._retry_queue
-                and self.max_trials
-                and len(self.trials) >= self.max_trials
+                and (
+                    self.failure_stop is not None
+                    or (self.max_trials and len(self.trials) >= self.max_trials)
+                )
             ):
                 return Trial(self.get_space(), status=_STATUS.IDLE)
         trial = super().create_trial(tuner_id)
@@ -254,6 +299,7 @@ class MnasOracle(keras_tuner.Oracle):
         finally:
             self._defer_save = False
         self._learn(self.trials[trial.trial_id])
+        self._check_failure_streak()
         self.save()
 
     def _learn(self, trial: Trial) -> None:
@@ -279,6 +325,27 @@ class MnasOracle(keras_tuner.Oracle):
                 old_log_probs=[item["log_prob"] for item in self.buffer],
             )
             self.buffer = []
+
+    def _check_failure_streak(self) -> None:
+        """Sets `failure_stop` when the last `consecutive_failure_limit` ended trials failed (a
+        resumed search counts the failures it ended with: one more stops it again)."""
+        if self.consecutive_failure_limit is None or self.failure_stop is not None:
+            return
+        streak = []
+        for trial_id in reversed(self.end_order):
+            if self.trials[trial_id].status != _STATUS.FAILED:
+                break
+            streak.append(trial_id)
+        if len(streak) < self.consecutive_failure_limit:
+            return
+        last = self.trials[streak[0]]
+        self.failure_stop = FailureStop(
+            count=len(streak),
+            limit=self.consecutive_failure_limit,
+            trial_id=last.trial_id,
+            reason=failure_reason(last.message),
+        )
+        logger.error("stopping the search: %s", self.failure_stop.describe())
 
     def get_state(self) -> dict[str, Any]:
         """keras-tuner's oracle state plus the controller, pending samples and buffer."""
@@ -333,8 +400,12 @@ class MnasOracle(keras_tuner.Oracle):
             return
         # keras-tuner has no public name for the file; 1.4.8 writes `<project_dir>/oracle.json`.
         path = self._get_oracle_fname()
-        if _is_local(path):
-            util.atomic_write_json(path, self.get_state(), indent=None)
+        if _is_local(path):  # the previous state first: what a damaged oracle.json falls back to
+            text = json.dumps(self.get_state()) + "\n"
+            if self._saved_text is not None:
+                util.atomic_write(project_files.backup_path(path), self._saved_text)
+            util.atomic_write(path, text)
+            self._saved_text = text
         else:  # gs:// and other remote paths: keras-tuner's own writer
             super().save()
 
@@ -348,8 +419,25 @@ class MnasOracle(keras_tuner.Oracle):
             super()._save_trial(trial)
 
     def reload(self) -> None:
-        """keras-tuner's reload, then the two crash windows it leaves open (see module doc)."""
-        super().reload()
+        """keras-tuner's reload, from damaged files too (search/project_files.py), then the two
+        crash windows it leaves open (see module doc)."""
+        path = self._get_oracle_fname()
+        if _is_local(path):  # keras-tuner 1.4.8's reload, reading through project_files
+            state = project_files.load_oracle_state(path)
+            self.trials.update(
+                project_files.load_trials(
+                    self._project_dir,
+                    state,
+                    space=self.space,
+                    hyperparameters=self.hyperparameters,
+                )
+            )
+            self.set_state(state)
+            self._retry_queue.extend(t.trial_id for t in self.ongoing_trials.values())
+            self.ongoing_trials = {}
+            self._saved_text = json.dumps(state) + "\n"
+        else:
+            super().reload()
         queue = self._retry_queue  # keras-tuner 1.4.8's private queue of trials to re-run
         for trial_id, trial in sorted(self.trials.items()):
             if trial.status == _STATUS.RUNNING and trial_id not in queue:
@@ -371,3 +459,13 @@ class MnasOracle(keras_tuner.Oracle):
         return self.space.from_hyperparameters(
             trial.hyperparameters.values, name=f"trial-{trial.trial_id}"
         )
+
+
+def failure_reason(message: str | None) -> str:
+    """The last line of a trial's message (keras-tuner stores the whole traceback), without the
+    `FailedTrialError:` prefix the tuner's own failures carry."""
+    lines = [line.strip() for line in (message or "").strip().splitlines() if line.strip()]
+    if not lines:
+        return "no reason recorded"
+    head, _, rest = lines[-1].partition(": ")
+    return rest if rest and head.endswith("FailedTrialError") else lines[-1]

@@ -25,6 +25,7 @@ from typing import Any
 
 from search.child_process import exit_with_parent
 from search.proxy import ProxyOutcome, ProxyTask, run_proxy
+from tflite_bench import util
 
 log = logging.getLogger("mnasnet_tf.search")
 
@@ -70,7 +71,7 @@ class InProcessTrainer:
         """Saves the last run's model (`.keras`)."""
         if self._model is None:
             raise RuntimeError("no trained model to save")
-        self._model.save(path)
+        util.atomic_save(path, self._model.save, suffix=".keras")
 
     def close(self) -> None:
         self._model = None

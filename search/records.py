@@ -121,8 +121,10 @@ def write_reports(
     *,
     references: list[report.ReferencePoint] = (),
     latency_target_ms: float | None = None,
+    export: dict[str, Any] | None = None,
 ) -> dict[str, str]:
-    """Writes every report file of a search into `project_dir`; returns their paths."""
+    """Writes every report file of a search into `project_dir` (`export`: the check of the
+    exported files, for summary.json); returns their paths."""
     paths = {
         "trials": os.path.join(project_dir, "trials.csv"),
         "pareto_csv": os.path.join(project_dir, "pareto.csv"),
@@ -141,7 +143,9 @@ def write_reports(
     )
     report.write_history(records, paths["history"])
     report.write_json(
-        report.summary(records, references=references, latency_target_ms=latency_target_ms),
+        report.summary(
+            records, references=references, latency_target_ms=latency_target_ms, export=export
+        ),
         paths["summary"],
     )
     best = report.best_record(records)

@@ -71,6 +71,18 @@ def load_cache(path: str) -> dict[str, Any]:
         return {}
 
 
+def untrained(
+    names: Sequence[str], *, task: ProxyTask, data, search_seed: int, cache_path: str | None
+) -> list[str]:
+    """The names among `names` that `proxy_references` would train (not in the cache)."""
+    entries = load_cache(cache_path) if cache_path else {}
+    return [
+        name
+        for name, arch in resolve(names)
+        if _key(name, arch, task, data, search_seed) not in entries
+    ]
+
+
 def proxy_references(
     names: Sequence[str],
     *,

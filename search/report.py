@@ -154,9 +154,11 @@ def summary(
     *,
     references: Sequence[ReferencePoint] = (),
     latency_target_ms: float | None = None,
+    export: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """What `summary.json` holds: the references with the trial that beats each (or null), the
-    best trial, the Pareto front of the trials, the verdict sentences and trial counts."""
+    best trial, the Pareto front of the trials, the verdict sentences and trial counts; and,
+    once the best model is exported, `export` (search/export_check.py's check of the files)."""
     done = completed(records)
     front = [done[i] for i in pareto_front([(r["latency_ms"], r["accuracy"]) for r in done])]
     best = best_record(records)
@@ -182,6 +184,7 @@ def summary(
         "front": [_brief(r) for r in front],
         "references": refs,
         "verdict": [verdict(records, point) for point in references],
+        **({} if export is None else {"export": export}),
     }
 
 

@@ -1,8 +1,10 @@
 """`run_search(config)`: one architecture search from a `SearchConfig`, as the library runs it.
 
-Owns the sequence of a search: distribution variables, the data, the latency meter, the reference
+Owns the sequence of a search: distribution variables, the data, the latency meter, the estimate
+of its wall time (search/estimate.py; the first log line), the reference
 models (latency, and proxy accuracy), the target T, the reward, the oracle and the tuner, the
-search itself, the reports and the export of the best model; and `SearchResult`, what it returns.
+search itself, the reports and the export of the best model (checked by search/export_check.py);
+and `SearchResult`, what it returns.
 The binary `mnasnet-search` (search/main.py) is flags → `SearchConfig` → `run_search` → a printed
 summary; a notebook calls `run_search` directly.
 
@@ -15,8 +17,10 @@ import dataclasses
 import logging
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
+from search import preflight
 from search.config import SearchConfig
 
 log = logging.getLogger("mnasnet_tf.search")
@@ -39,6 +43,10 @@ class SearchResult:
       references: the reference points (latency, and proxy accuracy when trained).
       target_ms: the latency target T of the reward.
       seconds: wall time of the search.
+      failure_stop: a `search.oracle.FailureStop` when the search stopped early because
+        `max_consecutive_failed_trials` trials failed in a row (single process or chief).
+      export_check: the `search.export_check.ExportCheck` of the exported files (None when
+        nothing was exported).
     """
 
     tuner: Any
@@ -48,6 +56,36 @@ class SearchResult:
     references: list[Any]
     target_ms: float
     seconds: float
+    failure_stop: Any = None
+    export_check: Any = None
+
+    @property
+    def problem(self) -> str | None:
+        """One line saying why this search did not end well, with its cause and what to change:
+        it stopped after too many failed trials in a row, or no trial completed. None when it
+        did (and for a worker: its chief reports)."""
+        if self.role == "worker":
+            return None
+        if self.failure_stop is not None:
+            return (
+                f"search stopped: {self.failure_stop.describe()}. Fix the cause, or raise "
+                f"--max_consecutive_failed_trials (now {self.failure_stop.limit}; 0 never "
+                "stops) and run the same command again to go on."
+            )
+        if self.best is not None:
+            return None
+        from search.oracle import failure_reason
+
+        records = self.records
+        if not records:
+            return "no trial ran: nothing to report or export."
+        failed = [r for r in records if r["status"] in ("FAILED", "INVALID")]
+        last = failed[-1] if failed else records[-1]
+        return (
+            f"no trial completed: {len(failed)} of {len(records)} failed (the last, trial "
+            f"{last['trial']}: {failure_reason(last.get('reason'))}); every trial's reason is in "
+            f"{os.path.join(self.tuner.project_dir, 'trials.csv')}."
+        )
 
     @property
     def records(self) -> list[dict[str, Any]]:
@@ -73,11 +111,24 @@ def setup_distribution(config: SearchConfig) -> str | None:
             os.environ["KERASTUNER_TUNER_ID"] = config.tuner_id or f"worker{os.getpid()}"
     if "KERASTUNER_ORACLE_IP" not in os.environ:
         return None
-    return "chief" if "chief" in os.environ.get("KERASTUNER_TUNER_ID", "") else "worker"
+    role = "chief" if "chief" in os.environ.get("KERASTUNER_TUNER_ID", "") else "worker"
+    if role == "chief":  # keras-tuner's gRPC has no authentication
+        ip, port = os.environ["KERASTUNER_ORACLE_IP"], os.environ.get("KERASTUNER_ORACLE_PORT")
+        preflight.warn_unless_loopback(ip, port or "?")
+    return role
 
 
-def run_search(config: SearchConfig) -> SearchResult:
+@preflight.removes_empty_folders
+def run_search(
+    config: SearchConfig,
+    *,
+    on_trial: Callable[[dict[str, Any], list[dict[str, Any]]], None] | None = None,
+) -> SearchResult:
     """Runs (or resumes) the search `config` describes and returns what it produced.
+
+    `on_trial(record, records)` is called after each trial this process ends (the trial's
+    record, and all records so far), e.g. to update a plot in a notebook; progress is also
+    logged (a line per trial, with the best reward and the time left).
 
     Raises ValueError naming the value for a bad data set, table or reward setting, before the
     project folder is created."""
@@ -87,36 +138,31 @@ def run_search(config: SearchConfig) -> SearchResult:
     from search import oracle as oracle_module
     from search import reward as reward_module
     from search import tuner as tuner_module
-    from search.latency import meter as latency_meter
     from search.space_registry import get_space
 
     space = get_space(config.space)
     project_dir = config.project_dir
-    try:  # before the project folder exists: a bad data set or table writes nothing
+    try:  # before the project folder exists: a bad folder, data, table or backend writes nothing
+        preflight.check_before_data(config)
         data = load_data(config)
-        meter = latency_meter.LatencyMeter(
-            config.backend,
-            image_size=config.latency_image_size,
-            classes=data.num_classes,
-            threads=config.threads,
-            runs=config.latency_runs,
-            clock=config.latency_clock,
-            cache_path=os.path.join(project_dir, "latency_cache.json"),
-            predictor_table=config.predictor_table,
-            adb_options=config.adb_options(),
+        meter = config.latency_meter(
+            data.num_classes, cache_path=os.path.join(project_dir, "latency_cache.json")
         )
+        preflight.check_backend(config, meter=meter, space=space)
     except (ValueError, FileNotFoundError) as error:
         raise SearchSetupError(str(error)) from error
     os.makedirs(project_dir, exist_ok=True)
-    proxy = tuner_module.ProxyTask(
-        image_size=config.proxy_image_size,
-        epochs=config.epochs_per_trial,
-        classes=data.num_classes,
-        steps_per_epoch=config.steps_per_epoch,
-        learning_rate=config.learning_rate,
-        verbose=config.train_verbose,
-        repeats=config.proxy_repeats,
-    )
+    if role != "worker" and config.log_estimate:  # the first line: what it will take
+        from search import estimate
+
+        try:
+            expected = estimate.estimate(
+                config, data=data, meter=meter, startup_s=time.time() - started
+            )
+            log.info("%s", expected.summary())
+        except ValueError as error:  # informative only: the search itself may still work
+            log.warning("no estimate of the wall time: %s", error)
+    proxy = config.proxy_task(data.num_classes)
     # The references' latency now (the default target needs it); their proxy accuracy now in a
     # single process, after the search on a chief (which owns them but must serve its workers).
     references = (
@@ -142,6 +188,7 @@ def run_search(config: SearchConfig) -> SearchResult:
         seed=config.seed,
         worker_timeout_s=config.worker_timeout_s,
         trials_per_run=config.trials_per_run,
+        max_consecutive_failed_trials=config.max_consecutive_failed_trials,
     )
     tuner = tuner_module.MnasTuner(
         oracle,
@@ -157,6 +204,11 @@ def run_search(config: SearchConfig) -> SearchResult:
         recycle_every=config.recycle_every,
     )
     tuner.references = references
+    tuner.on_trial = on_trial
+    if config.tensorboard and role != "worker":  # after the tuner: `overwrite` empties the project
+        from search.tensorboard_log import TensorBoardLog
+
+        tuner.tensorboard = TensorBoardLog(os.path.join(tuner.project_dir, "tensorboard"), space)
     log.info(
         "search: space %s (%.3g architectures), %s, %d trials, target %.2f ms (%s), backend %s",
         config.space,
@@ -173,12 +225,20 @@ def run_search(config: SearchConfig) -> SearchResult:
         tuner.search(data, verbose=0)
     paths: dict[str, str] = {}
     exported: dict[str, str] = {}
-    if role != "worker":
+    checked = None
+    if role != "worker":  # a single process, or the chief once its workers are done
         if role == "chief":
             tuner.references = proxy_references(config, meter, proxy, data, measure_only=False)
         paths = tuner.write_all_reports()
-        if config.export and role is None:
+        if config.export:
             exported = export_best(tuner, data)
+        if exported:
+            checked = check_export(config, tuner, data, exported)
+            paths = tuner.write_all_reports(export=checked.to_dict())
+        if tuner.tensorboard is not None:  # a chief's trials ended in its workers
+            tuner.tensorboard.write(tuner.records())
+            tuner.tensorboard.close()
+            paths["tensorboard"] = tuner.tensorboard.log_dir
     return SearchResult(
         tuner=tuner,
         role=role,
@@ -187,20 +247,14 @@ def run_search(config: SearchConfig) -> SearchResult:
         references=list(tuner.references),
         target_ms=target,
         seconds=time.time() - started,
+        failure_stop=oracle.failure_stop,
+        export_check=checked,
     )
 
 
 def load_data(config: SearchConfig):
     """The proxy task's data (`search.proxy.ProxyData`); ValueError naming a bad data set."""
-    from search.proxy import ProxyData
-
-    return ProxyData(
-        config.dataset,
-        image_size=config.proxy_image_size,
-        batch_size=config.batch_size,
-        data_dir=config.data_dir,
-        split_seed=config.seed,
-    )
+    return config.proxy_data()
 
 
 def proxy_references(config: SearchConfig, meter, proxy, data, *, measure_only: bool):
@@ -252,13 +306,13 @@ def export_best(tuner, data) -> dict[str, str]:
     import numpy as np
 
     from search import report
-    from tflite_bench import convert
+    from tflite_bench import convert, util
 
     best = report.best_record(tuner.records())
     if best is None:
         log.warning("no completed trial: nothing to export")
         return {}
-    path = os.path.join(tuner.get_trial_dir(best["trial"]), "model.keras")
+    path = tuner.model_path(best.get("cached_from") or best["trial"])
     if not os.path.exists(path):
         log.info("trial %s's weights were not kept on this machine; retraining it", best["trial"])
         from search.proxy import run_proxy
@@ -270,7 +324,7 @@ def export_best(tuner, data) -> dict[str, str]:
             search_seed=tuner.search_seed,
             keep_model=True,
         )
-        model.save(path)
+        util.atomic_save(path, model.save, suffix=".keras")
     model = keras.models.load_model(path)
     images = np.concatenate([images.numpy() for images, _ in data.train(0).take(8)])
     written = {}
@@ -284,3 +338,32 @@ def export_best(tuner, data) -> dict[str, str]:
         )
         written[quantization] = out
     return written
+
+
+def check_export(config: SearchConfig, tuner, data, exported: dict[str, str]):
+    """The `search.export_check.ExportCheck` of the exported files of the best trial: top-1 and
+    int8/float32 agreement on the proxy's held-out split, latency on this host at the proxy
+    resolution, and the `mnasnet-train` command that trains the architecture for shipping."""
+    from search import export_check, report
+    from tflite_bench.backends import LocalBackend
+
+    best = report.best_record(tuner.records())
+    project = tuner.project_dir
+    return export_check.check_exports(
+        exported,
+        held_out=data.validation(),
+        trial=best["trial"],
+        search_latency_ms=best["latency_ms"],
+        deployment_image_size=config.latency_image_size,
+        latency_backend=config.backend,
+        train_command=export_check.train_command(
+            os.path.join(project, "best_arch.json"),
+            dataset=config.dataset,
+            image_size=config.latency_image_size,
+            data_dir=config.data_dir,
+            export_dir=os.path.join(project, "shipping"),
+        ),
+        backend=LocalBackend(
+            threads=config.threads, runs=config.latency_runs, clock=config.latency_clock
+        ),
+    )

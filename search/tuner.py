@@ -15,6 +15,7 @@ import logging
 import math
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 import keras_tuner
@@ -23,6 +24,7 @@ from keras_tuner.engine import base_tuner
 from mnasnet_tf import arch_string, stats
 from search import records as records_lib
 from search import report
+from search.hypermodel import ArchHyperModel
 from search.latency.meter import LatencyMeter
 from search.proxy import FixedData, ProxyData, ProxyTask
 from search.proxy_worker import (
@@ -33,6 +35,8 @@ from search.proxy_worker import (
 )
 from search.reward import RewardConfig
 from search.space import SearchSpace
+from search.tensorboard_log import TensorBoardLog
+from tflite_bench import util
 
 log = logging.getLogger("mnasnet_tf.search")
 
@@ -85,6 +89,12 @@ class MnasTuner(base_tuner.BaseTuner):
         self._started = time.time()
         self._trials_this_run = 0
         self._record_cache: dict[str, Any] = {}
+        # A worker of a distributed search (keras-tuner's variables) runs trials for a chief,
+        # which owns the oracle and decides which trained model is kept (see keep_best_model).
+        self.is_worker = "KERASTUNER_ORACLE_IP" in os.environ and "chief" not in os.environ.get(
+            "KERASTUNER_TUNER_ID", ""
+        )
+        self._saved_models: list[str] = []  # the model.keras files this process saved
         super().__init__(
             oracle,
             hypermodel=None,
@@ -92,6 +102,15 @@ class MnasTuner(base_tuner.BaseTuner):
             project_name=project_name,
             overwrite=overwrite,
         )
+        # Set after the base class: given to it, keras-tuner would build a model at start-up.
+        self.hypermodel = ArchHyperModel(
+            space, image_size=proxy.image_size, classes=proxy.classes, name=project_name
+        )
+        self.data: ProxyData | FixedData | None = None
+        self.on_trial: Callable[[dict[str, Any], list[dict[str, Any]]], None] | None = None
+        # TensorBoard logs, written as each trial ends (run_search sets it on a single process
+        # or a chief; a chief's trials end in its workers, so it writes them after the search).
+        self.tensorboard: TensorBoardLog | None = None
         # A resumed search keeps the best trained model so far: only a better trial replaces it.
         best = report.best_record(self.records())
         if best is not None:
@@ -104,12 +123,13 @@ class MnasTuner(base_tuner.BaseTuner):
         times) and measures the trial's architecture; returns its metrics. `data` is a
         `ProxyData`, or a ready-made training pipeline with `validation_data`."""
         arch = self.space.from_hyperparameters(trial.hyperparameters.values)
+        if not isinstance(data, (ProxyData, FixedData)):
+            data = FixedData(data, validation_data)
+        self.data = data  # for get_best_models, which may retrain
         if self.reuse_results:
             earlier = self._earlier_result(arch, trial.trial_id)
             if earlier is not None:
                 return earlier
-        if not isinstance(data, (ProxyData, FixedData)):
-            data = FixedData(data, validation_data)
         start = time.perf_counter()
         oracle = self.oracle
         trainer = self._trainer(data)
@@ -207,9 +227,11 @@ class MnasTuner(base_tuner.BaseTuner):
         return self._worker
 
     def on_search_end(self) -> None:
-        """Stops the proxy training process."""
+        """Stops the proxy training process; closes the TensorBoard log."""
         super().on_search_end()
         self.close_trainer()
+        if self.tensorboard is not None:
+            self.tensorboard.close()
 
     def close_trainer(self) -> None:
         """Stops the proxy training process, if any (a later trial starts a new one)."""
@@ -217,13 +239,45 @@ class MnasTuner(base_tuner.BaseTuner):
             self._worker.close()
         self._in_process.close()
 
+    def search(self, *fit_args, **fit_kwargs) -> None:
+        """keras-tuner's search (in a chief: serving the workers until they are done); then, in a
+        single process or the chief, only the best trial's trained model is kept."""
+        super().search(*fit_args, **fit_kwargs)
+        if not self.is_worker:
+            self.keep_best_model()
+
+    def model_path(self, trial_id: str) -> str:
+        """Where trial `trial_id`'s trained model is kept (`trial_<id>/model.keras`), if it is."""
+        return os.path.join(self.get_trial_dir(trial_id), "model.keras")
+
+    def keep_best_model(self) -> str | None:
+        """Deletes every trial's model.keras in the project but the best trial's (for a trial
+        that reused an earlier result, the model of the trial that trained it); returns the kept
+        path, or None when no trial completed or its model is not on this machine (the export
+        then retrains it)."""
+        best = report.best_record(self.records())
+        keep = None if best is None else self.model_path(best.get("cached_from") or best["trial"])
+        for path in glob.glob(os.path.join(self.project_dir, "trial_*", "model.keras")):
+            if keep is None or os.path.normpath(path) != os.path.normpath(keep):
+                _remove(path)
+        return keep if keep is not None and os.path.exists(keep) else None
+
     def _save_best_model(self, trial_id: str, trainer) -> None:
-        path = os.path.join(self.get_trial_dir(trial_id), "model.keras")
+        """Saves the trial's trained model: it is the best this tuner has seen. A single process
+        then deletes every other trial's model; a worker only the ones it saved itself (a file
+        of another worker may hold the best model of all: the chief decides at the end)."""
+        path = self.model_path(trial_id)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         trainer.save_model(path)
-        for old in glob.glob(os.path.join(self.project_dir, "trial_*", "model.keras")):
+        log.info("trial %s: the best model of this tuner so far; kept in %s", trial_id, path)
+        if self.is_worker:
+            stale = self._saved_models
+        else:
+            stale = glob.glob(os.path.join(self.project_dir, "trial_*", "model.keras"))
+        for old in stale:
             if old != path:
-                os.remove(old)
+                _remove(old)
+        self._saved_models = [path]
 
     # ---- progress and reports ---------------------------------------------------------------
 
@@ -265,6 +319,10 @@ class MnasTuner(base_tuner.BaseTuner):
         )
         if self.write_reports:
             self.write_all_reports(records)
+        if self.tensorboard is not None:
+            self.tensorboard.write(records)
+        if self.on_trial is not None and record:
+            self.on_trial(record, records)
 
     def records(self) -> list[dict[str, Any]]:
         """One plain record per trial, rebuilt from the trial files on disk (works for a resumed
@@ -279,16 +337,105 @@ class MnasTuner(base_tuner.BaseTuner):
             baselines=None if baselines is None else records_lib.history(baselines),
         )
 
-    def write_all_reports(self, records: list[dict[str, Any]] | None = None) -> dict[str, str]:
-        """Writes trials.csv, pareto.csv/png, history.png, summary.json and best_arch.json;
-        returns their paths."""
+    # ---- keras-tuner's conventions ----------------------------------------------------------
+
+    def save(self) -> None:
+        """keras-tuner's save, with `tuner0.json` (this tuner's state) written atomically."""
+        path = self._get_tuner_fname()
+        if "://" in path:  # gs:// and other remote paths: keras-tuner's own writer
+            super().save()
+            return
+        if not self._is_worker():
+            self.oracle.save()
+        util.atomic_write_json(path, self.get_state(), indent=None)
+
+    def reload(self) -> None:
+        """keras-tuner's reload; a damaged `tuner0.json` (keras-tuner keeps no state of this
+        tuner in it) is rewritten instead of stopping the resume."""
+        path = self._get_tuner_fname()
+        if "://" in path:
+            super().reload()
+            return
+        if not self._is_worker():
+            self.oracle.reload()
+        try:
+            state = util.read_json(path)
+        except util.CorruptFileError as error:
+            log.warning("%s; it holds nothing the search needs: writing it again", error)
+            util.atomic_write_json(path, self.get_state(), indent=None)
+            return
+        self.set_state(state)
+
+    def get_best_hyperparameters(self, num_trials: int = 1) -> list[keras_tuner.HyperParameters]:
+        """The HyperParameters of the `num_trials` best trials by reward;
+        `space.from_hyperparameters(hp.values)` (or `hypermodel.build(hp)`) maps one back."""
+        return [trial.hyperparameters for trial in self.oracle.get_best_trials(num_trials)]
+
+    def get_best_architectures(self, num_trials: int = 1) -> list[Any]:
+        """The `ArchSpec`s of the `num_trials` best trials by reward."""
+        return [
+            self.space.from_hyperparameters(hp.values)
+            for hp in self.get_best_hyperparameters(num_trials)
+        ]
+
+    def get_best_models(self, num_models: int = 1) -> list[Any]:
+        """Trained Keras models of the `num_models` best trials by reward: the kept best model,
+        and the others retrained on the proxy with the trial's seed (the proxy is seeded by the
+        search seed and the architecture, so this reproduces the trial's accuracy)."""
+        return [self.load_model(trial) for trial in self.oracle.get_best_trials(num_models)]
+
+    def load_model(self, trial) -> Any:
+        """The trained proxy model of `trial`: its kept `model.keras`, else retrained."""
+        import keras
+
+        path = os.path.join(self.get_trial_dir(trial.trial_id), "model.keras")
+        if os.path.exists(path):
+            return keras.models.load_model(path)
+        if self.data is None:
+            raise ValueError(
+                f"trial {trial.trial_id}'s model was not kept and this tuner has no data to "
+                "retrain it: run `search(data)` first or set `tuner.data = ProxyData(...)`"
+            )
+        from search.proxy import run_proxy
+
+        arch = self.space.from_hyperparameters(trial.hyperparameters.values)
+        _, model = run_proxy(
+            arch, task=self.proxy, data=self.data, search_seed=self.search_seed, keep_model=True
+        )
+        return model
+
+    def results_summary(self, num_trials: int = 10) -> None:
+        """Prints the `num_trials` best trials: reward, accuracy, latency and architecture."""
+        records = report.completed(self.records())
+        best = sorted(records, key=lambda r: r["reward"], reverse=True)[:num_trials]
+        print(f"Results in {self.project_dir}: {len(best)} best of {len(records)} completed trials")
+        print(f"{'trial':>5}  {'reward':>7}  {'accuracy':>8}  {'latency ms':>10}  architecture")
+        for record in best:
+            print(
+                f"{record['trial']:>5}  {record['reward']:7.4f}  {record['accuracy']:8.4f}  "
+                f"{record['latency_ms']:10.2f}  {record['arch']}"
+            )
+
+    def write_all_reports(
+        self, records: list[dict[str, Any]] | None = None, *, export: dict[str, Any] | None = None
+    ) -> dict[str, str]:
+        """Writes trials.csv, pareto.csv/png, history.png, summary.json (with `export`, the check
+        of the exported files, when given) and best_arch.json; returns their paths."""
         records = self.records() if records is None else records
         return records_lib.write_reports(
             self.project_dir,
             records,
             references=self.references,
             latency_target_ms=self.reward.target_ms,
+            export=export,
         )
+
+
+def _remove(path: str) -> None:
+    try:
+        os.remove(path)
+    except FileNotFoundError:  # removed by another process meanwhile
+        pass
 
 
 def _last_line(message: str | None) -> str:

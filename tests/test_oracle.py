@@ -277,7 +277,7 @@ def test_files_are_written_atomically(tmp_path):
     oracle = make_oracle(tmp_path)
     run_one(oracle)
     names = sorted(os.listdir(os.path.join(tmp_path, "search")))
-    assert names == ["oracle.json", "trial_00"]
+    assert names == ["oracle.json", "oracle.json.bak", "trial_00"]  # .bak: the previous state
     assert os.listdir(os.path.join(tmp_path, "search", "trial_00")) == ["trial.json"]
 
 

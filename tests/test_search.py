@@ -27,6 +27,7 @@ TINY = [
     "--latency_runs=3",
     "--references=mobilenet-v3-small",
     "--train_verbose=0",
+    "--nolog_estimate",  # measured by the first test only: it costs ~20 s per search
 ]
 
 
@@ -55,7 +56,7 @@ def _rows(project: str) -> list[dict[str, str]]:
 
 def test_search_writes_every_report_and_resumes(tmp_path):
     project = tmp_path / "demo"
-    args = [f"--directory={tmp_path}", "--project_name=demo", "--seed=3"]
+    args = [f"--directory={tmp_path}", "--project_name=demo", "--seed=3", "--log_estimate"]
     output = _run([*args, "--max_trials=2"])
     for name in (
         "trials.csv",
@@ -110,10 +111,21 @@ def test_search_writes_every_report_and_resumes(tmp_path):
     best_trial = max(second, key=lambda row: float(row["reward"]))["trial"]
     kept = sorted(path.parent.name for path in project.glob("trial_*/model.keras"))
     assert kept == [f"trial_{best_trial}"]
+    # Each search logs its estimate first; TensorBoard holds every trial once across the resume.
+    assert "estimate: ~" in output and "estimate: ~" in resumed and "for 1 trials" in resumed
+    from tensorboard.backend.event_processing import event_accumulator
+
+    board = event_accumulator.EventAccumulator(
+        str(project / "tensorboard" / "search"), size_guidance={event_accumulator.TENSORS: 0}
+    )
+    board.Reload()
+    assert [event.step for event in board.Tensors("trial/reward")] == [0, 1, 2]
+    sessions = sorted(path.name for path in (project / "tensorboard").glob("trial_*"))
+    assert sessions == ["trial_0", "trial_1", "trial_2"]
 
 
 def test_a_trial_whose_loss_goes_nan_is_recorded_as_failed_and_the_search_ends(tmp_path):
-    output = _run(
+    process = _search(
         [
             f"--directory={tmp_path}",
             "--project_name=nan",
@@ -122,6 +134,9 @@ def test_a_trial_whose_loss_goes_nan_is_recorded_as_failed_and_the_search_ends(t
             "--latency_target_ms=5",
         ]
     )
+    output, _ = process.communicate(timeout=400)
+    assert process.returncode == 1, output[-3000:]  # nothing succeeded: the run failed
+    assert "no trial completed" in output and "Traceback" not in output.split("Search finished")[-1]
     rows = _rows(str(tmp_path / "nan"))
     assert [row["status"] for row in rows] == ["FAILED", "FAILED"]
     assert all("NaN" in row["reason"] for row in rows)

@@ -205,7 +205,8 @@ def _input_shape(model_path: str) -> list[int] | None:
         return None
 
 
-def _check_mask(mask: str | None) -> str | None:
+def check_mask(mask: str | None) -> str | None:
+    """The taskset CPU mask as given (None for none); ValueError unless it is non-zero hex."""
     if mask is None or mask == "":
         return None
     text = str(mask)
@@ -242,7 +243,7 @@ def measure(
     ):
         if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
             raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
-    mask = _check_mask(taskset_mask)
+    mask = check_mask(taskset_mask)
     if not os.path.isfile(model_path):
         raise FileNotFoundError(f"model file not found: {model_path}")
     if not os.path.isfile(binary):

@@ -160,6 +160,21 @@ class AdbBackend:
         """The models one after another (benchmark_model times one model per run)."""
         return [self.measure(model) for model in models]
 
+    def check_ready(self) -> str:
+        """Everything a measurement needs but the model, checked now: the benchmark_model file,
+        the taskset mask, adb, and one ready device; returns its serial. `adb.AdbError` (or
+        ValueError for the mask) saying what to do."""
+        from tflite_bench import adb
+
+        if not os.path.isfile(self.benchmark_model):
+            raise adb.AdbError(
+                f"benchmark_model binary not found: {self.benchmark_model} (--benchmark_model); "
+                "download the prebuilt android_aarch64_benchmark_model from the TFLite "
+                "performance docs and pass its path"
+            )
+        adb.check_mask(self.taskset_mask)
+        return adb.pick_device(adb.find_adb(self.adb_path), self.serial)
+
     def metadata(self) -> dict[str, Any]:
         """The device (model, SoC, ABI), threads, runs and benchmark_model flags."""
         from tflite_bench import adb

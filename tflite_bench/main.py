@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import sys
 import tempfile
 from typing import Any
@@ -156,6 +157,9 @@ def _resolve(value: str, config: BenchConfig) -> Item:
     if value.endswith(".keras"):
         if not os.path.isfile(value):
             raise UsageError(f"--model: .keras file not found: {value}")
+        problem = util.keras_file_problem(value)
+        if problem:
+            raise UsageError(f"--model: {value} is not a Keras model file ({problem})")
         return Item(label=os.path.basename(value), keras_path=value)
     from mnasnet_tf import zoo
 
@@ -307,6 +311,8 @@ def run(config: BenchConfig) -> BenchResult:
             "their figures are not comparable on a noisy machine"
         )
     items = [_resolve(value, config) for value in config.model]
+    if config.backend == "adb":  # adb, the device and benchmark_model, before converting anything
+        config.device_backend().check_ready()
     notes: list[str] = []
     if config.build_table or config.calibrate:
         notes += _table_commands(items, config)
@@ -337,8 +343,13 @@ def run(config: BenchConfig) -> BenchResult:
     else:
         folder = config.output_dir or tempfile.mkdtemp(prefix="tflite_bench_")
         os.makedirs(folder, exist_ok=True)
-        paths = [_to_tflite(item, folder, config) for item in items]
-        results = _measure(paths, config)
+        try:
+            paths = [_to_tflite(item, folder, config) for item in items]
+            results = _measure(paths, config)
+        except BaseException:  # an error or Ctrl-C: no half-filled temporary folder is left
+            if not config.output_dir:
+                shutil.rmtree(folder, ignore_errors=True)
+            raise
         for item, path, stats in zip(items, paths, results, strict=True):
             params, macs = _stats_of(item.arch, config) if item.arch is not None else (None, None)
             rows.append(
@@ -387,8 +398,10 @@ def main(argv: list[str]) -> None:
 
 
 def run_main() -> None:
-    """Console-script entry point (`tflite-bench`)."""
-    app.run(main)
+    """Console-script entry point (`tflite-bench`; Ctrl-C or a full disk: one line)."""
+    util.run_binary(
+        lambda: app.run(main), program="tflite-bench", resumable=lambda: FLAGS.build_table
+    )
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
 """Small helpers every layer shares: atomic file writes and value checks.
 
 Owns `atomic_write` (text, bytes or a writer callback), `atomic_save` (writers that take a file
-name), `atomic_write_json`, and the value checks `is_int`, `is_positive_int`, `is_number` and
-`is_finite_number`. It sits in the bottom package so that `mnasnet_tf` and `search` can use it
-without an upward import.
+name), `atomic_write_json`, `read_json` (a JSON file, or an error naming it), the value checks
+`is_int`, `is_positive_int`, `is_number` and `is_finite_number`, `keras_file_problem` (whether
+a file can be a Keras model, from its first bytes), and `run_binary`, how every
+binary ends on Ctrl-C or a disk problem (one line, no traceback). It sits in the bottom package
+so that `mnasnet_tf` and `search` can use it without an upward import.
 
 Must not import TensorFlow, Keras or anything else of the project: specs, spaces, the controller
 and the reward import it and must stay fast to import.
@@ -12,9 +14,11 @@ and the reward import it and must stay fast to import.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import math
 import os
+import sys
 from collections.abc import Callable
 from typing import IO, Any
 
@@ -110,3 +114,95 @@ def atomic_write_json(
     NaN with `allow_nan=False`) raises without touching the disk."""
     text = json.dumps(data, indent=indent, **dump_kwargs) + "\n"
     return atomic_write(path, text, make_dirs=make_dirs)
+
+
+class CorruptFileError(ValueError):
+    """A file that should hold JSON does not (cut short, overwritten); the message names it."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path} is corrupt ({reason})")
+        self.path = path
+        self.reason = reason
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    """The JSON value in the file at `path`. CorruptFileError (a ValueError) naming the file when
+    it is empty, cut short or not JSON; FileNotFoundError when there is none."""
+    target = os.fspath(path)
+    with open(target, "rb") as handle:
+        raw = handle.read()
+    if not raw.strip():
+        raise CorruptFileError(target, "empty")
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise CorruptFileError(target, "not UTF-8 text") from None
+    except json.JSONDecodeError as error:
+        cut = " (cut short?)" if error.pos >= len(raw.rstrip()) else ""
+        raise CorruptFileError(target, f"invalid JSON at byte {error.pos}{cut}") from None
+
+
+_ZIP_SIGNATURE = b"PK\x03\x04"
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def keras_file_problem(path: str | os.PathLike[str]) -> str | None:
+    """Why the file at `path` cannot be a Keras model file (a `.keras` file is a zip archive, an
+    `.h5` file HDF5), from its first bytes; None when it looks like one. A missing file raises
+    FileNotFoundError as `open` does."""
+    target = os.fspath(path)
+    if os.path.isdir(target):
+        return "a folder, not a file"
+    with open(target, "rb") as handle:
+        head = handle.read(8)
+    if not head:
+        return "empty"
+    if target.endswith(".h5"):
+        return None if head.startswith(_HDF5_SIGNATURE) else "not an HDF5 file"
+    return None if head.startswith(_ZIP_SIGNATURE) else "not a zip archive"
+
+
+INTERRUPTED_STATUS = 130
+"""Exit status of a binary stopped by Ctrl-C (128 + SIGINT, as shells report it)."""
+_OS_ADVICE = {
+    errno.ENOSPC: "free some disk space",
+    errno.EDQUOT: "free some disk space",
+    errno.EROFS: "use a writable folder",
+    errno.EACCES: "check its permissions or use another path",
+    errno.EPERM: "check its permissions or use another path",
+    errno.ENOTDIR: "a part of the path is a file, not a folder",
+    errno.EISDIR: "it is a folder, not a file",
+}
+
+
+def run_binary(
+    main: Callable[[], object], *, program: str, resumable: bool | Callable[[], bool] = False
+) -> None:
+    """Runs a binary's `main` (e.g. `lambda: app.run(_main)`) so that it ends in one line on
+    stderr and no traceback when the user presses Ctrl-C (`<program>: interrupted`, plus
+    `; run the same command to resume` when `resumable` is or returns True; exit status 130)
+    or the disk refuses a file (full, read-only, no permission, a file where a folder should be:
+    `<program>: error: ...` naming the file and what to do; status 1). Partly written files go
+    with the writers (`atomic_write` removes its temporary file) and the exit handlers, which
+    still run. Other exceptions propagate."""
+    try:
+        main()
+    except KeyboardInterrupt:
+        again = resumable() if callable(resumable) else resumable
+        advice = "; run the same command to resume" if again else ""
+        print(f"{program}: interrupted{advice}", file=sys.stderr)
+        sys.exit(INTERRUPTED_STATUS)
+    except OSError as error:
+        disk_full = error.errno in (errno.ENOSPC, errno.EDQUOT)
+        if error.errno not in _OS_ADVICE or (error.filename is None and not disk_full):
+            raise
+        print(f"{program}: error: {describe_os_error(error)}", file=sys.stderr)
+        sys.exit(1)
+
+
+def describe_os_error(error: OSError) -> str:
+    """'No space left on device: runs/p/oracle.json; free some disk space' (the file, when
+    known, and what to do)."""
+    where = f": {error.filename}" if error.filename is not None else ""
+    advice = _OS_ADVICE.get(error.errno)
+    return f"{error.strerror or error}{where}" + (f"; {advice}" if advice else "")

@@ -216,6 +216,10 @@ class LatencyMeter:
             log.warning("latency cache %s is unreadable; starting a new one", self.cache_path)
             return {}
 
+    def is_cached(self, arch: specs.ArchSpec) -> bool:
+        """Whether `arch`'s latency on this meter is in its cache (measuring it costs nothing)."""
+        return self._key(arch) in self._cache
+
     def _store(self, key: str, latency: Latency) -> None:
         self._cache[key] = dataclasses.asdict(latency)
         if self.cache_path:
