@@ -40,6 +40,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import socket
 
 import numpy as np
@@ -239,8 +240,9 @@ def verify_folder(path: str) -> int:
         try:
             decode(file)
             reason = "does not decode"
-        except tf.errors.OpError as error:
-            reason = (error.message or type(error).__name__).strip().splitlines()[0]
+        except tf.errors.OpError as error:  # "{{function_node …}} Invalid PNG data [Op:…]"
+            text = (error.message or type(error).__name__).strip().splitlines()[0]
+            reason = re.sub(r"\{\{[^}]*\}\}|\[Op:.*$", "", text).strip() or text
         problems.append((file, reason))
     _refuse_files(path, problems, "do not decode")
     return len(files)
