@@ -278,7 +278,11 @@ def test_a_table_that_covers_the_space_passes_the_check(tmp_path):
     entry = {"kind": "x", "min_ms": 1.0, "median_ms": 1.0, "mean_ms": 1.0}
     keys = {key for arch in archs for key in part_keys(arch, image_hw(32), 10)}
     backend = TableBackend(LatencyTable({k: entry for k in keys}), image_size=32, classes=10)
-    preflight.check_table(config, backend=backend, space=space)
+    preflight.check_table(config, backend=backend, space=space)  # passes: nothing raised
+    one_less = {k: entry for k in sorted(keys)[1:]}  # the same table lacking one part is refused
+    partial = TableBackend(LatencyTable(one_less), image_size=32, classes=10)
+    with pytest.raises(ValueError, match="lacks"):
+        preflight.check_table(config, backend=partial, space=space)
 
 
 # ---- 3. the project folder ------------------------------------------------------------------
