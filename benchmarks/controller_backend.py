@@ -82,7 +82,9 @@ KERAS_CODE = [
 KERAS_GLUE = ["KerasLSTMController.sample", "KerasLSTMController.update"]
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("space", "mnasnet", "Search space whose choice sizes the controller spans.")
+flags.DEFINE_string(
+    "search_space", "mnasnet", "Search space whose choice sizes the controller spans."
+)
 flags.DEFINE_integer("steps", 400, "Timed trials per variant (numpy, tf.function).", 1)
 flags.DEFINE_integer("eager_steps", 100, "Timed trials of the (~60× slower) eager variant.", 1)
 flags.DEFINE_integer("block", 50, "Trials per variant per round (variants alternate).", 1)
@@ -583,7 +585,7 @@ def main(argv: list[str]) -> None:
     del argv
     from search.space_registry import get_space
 
-    sizes = get_space(FLAGS.space).choice_sizes()
+    sizes = get_space(FLAGS.search_space).choice_sizes()
     if FLAGS.child:
         run_child(FLAGS.child, sizes)
         return
@@ -608,7 +610,7 @@ def main(argv: list[str]) -> None:
     machine["load_end"] = list(os.getloadavg())
     result = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "space": FLAGS.space,
+        "space": FLAGS.search_space,
         "decisions": len(sizes),
         "choices": int(sum(sizes)),
         "machine": machine,

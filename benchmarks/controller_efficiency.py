@@ -93,7 +93,7 @@ METHODS: dict[str, tuple[str, str, dict[str, Any], int]] = {
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum(
-    "space", "mnasnet", space_registry.list_spaces(), "Search space the landscape spans."
+    "search_space", "mnasnet", space_registry.list_spaces(), "Search space the landscape spans."
 )
 flags.DEFINE_integer("seeds", 20, "Landscapes (and controller seeds), paired across methods.", 1)
 flags.DEFINE_integer("samples", 300, "Samples (trials) per search.", lower_bound=10)
@@ -166,7 +166,7 @@ def main(argv: list[str]) -> None:
     if unknown:
         raise app.UsageError(f"--methods: unknown {unknown}; known: {list(METHODS)}")
     budgets = [int(b) for b in FLAGS.budgets if int(b) <= FLAGS.samples]
-    sizes = space_registry.get_space(FLAGS.space).choice_sizes()
+    sizes = space_registry.get_space(FLAGS.search_space).choice_sizes()
     started = time.time()
     runs: dict[str, list[dict]] = {m: [] for m in FLAGS.methods}
     for seed in range(FLAGS.seeds):
@@ -197,7 +197,7 @@ def main(argv: list[str]) -> None:
         table[method] = row
     result = {
         "config": {
-            "space": FLAGS.space,
+            "space": FLAGS.search_space,
             "seeds": FLAGS.seeds,
             "samples": FLAGS.samples,
             "interaction": FLAGS.interaction,

@@ -157,7 +157,7 @@ def latency_target(config: SearchEfficiencyConfig) -> tuple[float, str]:
             clock=config.latency_clock,
             predictor_table=config.predictor_table,
         )
-        target = meter.measure(zoo.get_arch("mobilenet-v2"), name="mobilenet-v2").median_ms
+        target = meter.figure(meter.measure(zoo.get_arch("mobilenet-v2"), name="mobilenet-v2"))
         source = (
             f"mobilenet-v2, {config.latency_clock} median of 100 runs on {config.backend} "
             f"({config.latency_image_size}²)"

@@ -408,6 +408,78 @@ def section_predictor(data: Mapping[str, Any] | None) -> list[str]:
     return lines
 
 
+def section_space_tables(data: Mapping[str, Any] | None) -> list[str]:
+    """Whole-space latency tables: build time before/after, accuracy on held-out archs."""
+    lines = ["## 4b. Whole-space latency tables", ""]
+    if data is None:
+        return lines + [
+            NOT_MEASURED.format(
+                command="python benchmarks/latency_space_tables.py",
+                file="latency_space_tables.json",
+            )
+        ]
+    lines += [
+        f"Device: {data.get('device')}; 1 thread, thread CPU clock, 10 warm-up + 50 timed runs "
+        f"per part, {data.get('image_size')}² input. Each table holds every part any "
+        "architecture of its space can contain (`tflite-bench --build_table --space=...`); its "
+        "calibration is fitted on random architectures of the space and tested on other random "
+        f"ones, measured end to end and interleaved. For comparison: {NN_METER}.",
+        "",
+    ]
+    speed = data.get("speed")
+    if speed:
+        lines += table(
+            ["build of the same parts", "seconds", "s / part"],
+            [
+                [label, fmt(row.get("seconds"), 1), fmt(row.get("seconds_per_part"), 3)]
+                for label, row in speed.get("runs", {}).items()
+            ],
+        )
+        ratio = speed.get("min_ms_ratio_after_over_before", {})
+        lines += [
+            "",
+            f"{speed.get('parts')} parts of {speed.get('space')}: {fmt(speed.get('speed_up'))}× "
+            f"faster; the part latencies agree (min ratio after / before: median "
+            f"{fmt(ratio.get('median'), 3)}, p10 {fmt(ratio.get('p10'), 3)}, p90 "
+            f"{fmt(ratio.get('p90'), 3)}).",
+            "",
+        ]
+    rows = []
+    for row in data.get("spaces", []):
+        test = row.get("test", {})
+        built = sum(build.get("seconds", 0.0) for build in row.get("builds", []))
+        rows.append(
+            [
+                row.get("space"),
+                row.get("entries"),
+                ", ".join(row.get("coverage", [])),
+                fmt(built / 60, 1),
+                row.get("calibration", {}).get("n"),
+                test.get("n"),
+                pct(test.get("within_10pct")),
+                pct(test.get("within_5pct")),
+                f"{fmt(test.get('mape_pct'), 1)}%",
+                fmt(test.get("spearman"), 3),
+            ]
+        )
+    lines += table(
+        [
+            "space",
+            "parts",
+            "covers",
+            "build (min)",
+            "calibrated on",
+            "tested on",
+            "within ±10%",
+            "within ±5%",
+            "MAPE",
+            "Spearman",
+        ],
+        rows,
+    )
+    return lines
+
+
 def _accuracy_row(label: str, name: str, accuracy: Mapping[str, Any]) -> list[str]:
     return [
         label,
@@ -897,6 +969,7 @@ def build_report(results_dir: str) -> str:
         section_latency(latency),
         section_cost(latency, predictor),
         section_predictor(predictor),
+        section_space_tables(load_result(results_dir, "latency_space_tables")),
         generic_section(
             "## 5. Training throughput",
             throughput,

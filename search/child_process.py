@@ -4,7 +4,8 @@ A `multiprocessing` child blocked on a job queue does not notice that its parent
 (`kill -9`, an out-of-memory kill): it lives on as an orphan holding TensorFlow (~1 GB each,
 measured after killed searches). `exit_with_parent` ends such a child within a second of its
 parent's death. A Ctrl-C in a terminal reaches the whole process group; such a child ignores it
-(no traceback of its own): its parent stops and ends it. TF-free.
+(no traceback of its own): its parent stops and ends it. `init_tf_worker` is the initializer
+of converting helpers. TF-free at import (the initializer imports TensorFlow in the child).
 """
 
 from __future__ import annotations
@@ -30,3 +31,16 @@ def exit_with_parent(parent_pid: int, *, poll_s: float = 1.0) -> threading.Threa
     thread = threading.Thread(target=watch, name="exit-with-parent", daemon=True)
     thread.start()
     return thread
+
+
+def init_tf_worker(parent_pid: int | None = None) -> None:
+    """Initializer of a helper process that converts models: quiet TensorFlow, one thread for
+    graph work (it must not take the cores of the trainer or of the timed runs), imported before
+    the first job arrives; the process ends with its parent (`exit_with_parent`)."""
+    if parent_pid is not None:
+        exit_with_parent(parent_pid)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)

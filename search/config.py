@@ -60,6 +60,9 @@ class SearchConfig:
     latency_clock: str = "thread_cpu"
     latency_runs: int = 30
     predictor_table: str | None = None
+    quantization: str = "float32"
+    measure_every: int = 10
+    allow_other_device: bool = False
     adb: str | None = None
     adb_serial: str | None = None
     benchmark_model: str | None = None
@@ -122,11 +125,13 @@ class SearchConfig:
             util.is_finite_number(self.learning_rate) and self.learning_rate > 0
         ):
             raise ValueError(f"--learning_rate must be positive; got {self.learning_rate}")
-        if self.backend == "predictor" and not self.predictor_table:
+        if self.backend in ("predictor", "hybrid") and not self.predictor_table:
             raise ValueError(
-                "--backend=predictor needs --predictor_table=PATH (build one with "
-                "`tflite-bench --build_table`)"
+                f"--backend={self.backend} needs --predictor_table=PATH (build one with "
+                "`tflite-bench --build_table --space=SPACE`)"
             )
+        _one_of("quantization", self.quantization, ("float32", "int8"))
+        _at_least("measure_every", self.measure_every, 1)
         if self.backend == "adb" and not self.benchmark_model:
             raise ValueError(
                 "--backend=adb needs --benchmark_model=PATH: a benchmark_model binary built for "
@@ -175,9 +180,12 @@ class SearchConfig:
             repeats=self.proxy_repeats,
         )
 
-    def latency_meter(self, classes: int, *, cache_path: str | None) -> Any:
+    def latency_meter(
+        self, classes: int, *, cache_path: str | None, state_dir: str | None = None
+    ) -> Any:
         """The search's `search.latency.meter.LatencyMeter` (deployment resolution, backend,
-        timed runs), caching in `cache_path` (None: in memory only)."""
+        timed runs), caching in `cache_path` (None: in memory only); the hybrid backend keeps
+        its calibration in `state_dir`."""
         from search.latency.meter import LatencyMeter
 
         return LatencyMeter(
@@ -190,6 +198,10 @@ class SearchConfig:
             cache_path=cache_path,
             predictor_table=self.predictor_table,
             adb_options=self.adb_options(),
+            quantization=self.quantization,
+            measure_every=self.measure_every,
+            allow_other_device=self.allow_other_device,
+            state_dir=state_dir,
         )
 
     def adb_options(self) -> dict[str, Any]:

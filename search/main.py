@@ -94,7 +94,29 @@ flags.DEFINE_float(
 )
 flags.DEFINE_enum("reward", "soft", ["soft", "hard"], "Soft (α=β=w) or hard (α=0, β=-1) reward.")
 flags.DEFINE_float("w", None, "Soft-reward exponent w (negative; default -0.07, the paper's).")
-flags.DEFINE_enum("backend", "local", ["local", "adb", "predictor"], "Latency backend.")
+flags.DEFINE_enum(
+    "backend",
+    "local",
+    ["local", "adb", "predictor", "hybrid"],
+    "Latency backend: local (LiteRT on this host), adb (a phone), predictor (a latency table), "
+    "hybrid (the table predicts; every --measure_every-th model and every model that would "
+    "enter the Pareto front is also measured on the table's device and refits the table).",
+)
+flags.DEFINE_enum(
+    "quantization",
+    "float32",
+    ["float32", "int8"],
+    "Format whose latency is measured (the format the app ships; a table must match).",
+)
+flags.DEFINE_integer(
+    "measure_every", 10, "--backend=hybrid measures every this-many-th model.", lower_bound=1
+)
+flags.DEFINE_bool(
+    "allow_other_device",
+    False,
+    "Use a --predictor_table built on another device or runtime than --backend=hybrid measures "
+    "on (not advised).",
+)
 flags.DEFINE_integer(
     "latency_image_size", 224, "Deployment resolution at which latency is measured.", lower_bound=32
 )
@@ -107,7 +129,9 @@ flags.DEFINE_enum(
     "or wall time.",
 )
 flags.DEFINE_integer("latency_runs", 30, "Timed runs per latency measurement.", lower_bound=1)
-flags.DEFINE_string("predictor_table", None, "Latency table JSON for --backend=predictor.")
+flags.DEFINE_string(
+    "predictor_table", None, "Latency table JSON for --backend=predictor or hybrid."
+)
 flags.DEFINE_string("adb", None, "Path of adb (default: found on PATH).")
 flags.DEFINE_string("adb_serial", None, "Device serial for --backend=adb.")
 flags.DEFINE_string("benchmark_model", None, "Path of the benchmark_model binary for adb.")

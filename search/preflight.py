@@ -96,7 +96,7 @@ def check_project(config: SearchConfig) -> None:
 def check_backend(config: SearchConfig, *, meter: Any, space: Any) -> None:
     """The latency backend of `meter` can measure (adb) or predict (a table) what the search
     will ask it for (see the module doc)."""
-    if config.backend == "adb":
+    if config.backend == "adb" or (config.backend == "hybrid" and meter.device.name == "adb"):
         from tflite_bench import adb
 
         try:
@@ -104,26 +104,36 @@ def check_backend(config: SearchConfig, *, meter: Any, space: Any) -> None:
         except adb.AdbError as error:
             raise ValueError(f"--backend=adb: {error}") from None
         log.info("adb device %s ready", serial)
-    elif config.backend == "predictor":
-        check_table(config, backend=meter.device, space=space)
+    if config.backend in ("predictor", "hybrid"):
+        # The hybrid backend measures what its table cannot predict (the reference models).
+        check_table(
+            config, backend=meter.predictor, space=space, references=config.backend == "predictor"
+        )
 
 
-def check_table(config: SearchConfig, *, backend: Any, space: Any) -> None:
+def check_table(config: SearchConfig, *, backend: Any, space: Any, references: bool = True) -> None:
     """ValueError naming the parts that `backend`'s table (a `TableBackend`) lacks among those of
     `TABLE_SAMPLES` architectures sampled from `space` (seeded by `config.seed`), the space's
-    default architecture and the reference models (with MobileNetV2 for the default target)."""
+    default architecture and, with `references`, the reference models (with MobileNetV2 for the
+    default target). First, a table that records coverage must cover the space here."""
     from mnasnet_tf import zoo
-    from search import references
+    from search.latency.coverage import coverage_id
+    from search.references import resolve
 
+    try:
+        backend.table.check_covers(coverage_id(space.name, backend.image_size, backend.classes))
+    except ValueError as error:
+        raise ValueError(f"--predictor_table={config.predictor_table}: {error}") from None
     rng = np.random.default_rng(config.seed)
     archs = [space.to_arch(space.default_choices(), name=f"{space.name} (default)")]
     archs += [
         space.to_arch(space.sample(rng), name=f"{space.name} sample {i}")
         for i in range(TABLE_SAMPLES)
     ]
-    archs += [arch.replace(name=name) for name, arch in references.resolve(config.references)]
-    if config.latency_target_ms is None:
-        archs.append(zoo.get_arch("mobilenet-v2"))
+    if references:
+        archs += [arch.replace(name=name) for name, arch in resolve(config.references)]
+        if config.latency_target_ms is None:
+            archs.append(zoo.get_arch("mobilenet-v2"))
     missing: dict[str, list[str]] = {}
     for arch in archs:
         keys = backend.table.missing(arch, image_size=backend.image_size, classes=backend.classes)

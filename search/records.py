@@ -22,8 +22,11 @@ from keras_tuner.engine import trial as trial_module
 from mnasnet_tf import arch_string
 from search import report
 from search.space import SearchSpace
+from tflite_bench import util
 
 log = logging.getLogger("mnasnet_tf.search")
+PROVENANCE_FILE = "latency.json"
+"""Beside each trial.json: what the trial's latency depends on (`save_provenance`)."""
 
 
 def load_records(
@@ -91,9 +94,29 @@ def _load_record(path: str, space: SearchSpace) -> dict[str, Any] | None:
             record[name] = trial.metrics.get_last_value(name)
     if record.get("cached_from") is not None:  # a trial id, stored as a number
         record["cached_from"] = str(int(record["cached_from"])).zfill(len(trial.trial_id))
+    if trial.metrics.exists("latency_measured"):
+        measured = trial.metrics.get_last_value("latency_measured")
+        record["latency_source"] = "measured" if measured else "predicted"
+    record.update(load_provenance(os.path.dirname(path)))
     if trial.message:
         record["reason"] = trial.message
     return record
+
+
+def save_provenance(trial_dir: str, provenance: dict[str, Any]) -> None:
+    """Writes what a trial's latency depends on (device, runtime, threads, clock, runs,
+    quantization; see `LatencyMeter.provenance`) beside its trial.json (PROVENANCE_FILE)."""
+    util.atomic_write_json(os.path.join(trial_dir, PROVENANCE_FILE), provenance, make_dirs=True)
+
+
+def load_provenance(trial_dir: str) -> dict[str, Any]:
+    """What `save_provenance` wrote for a trial ({} if nothing, or unreadable)."""
+    try:
+        with open(os.path.join(trial_dir, PROVENANCE_FILE), encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return {}
+    return {key: value for key, value in data.items() if key in report.TRIAL_COLUMNS}
 
 
 def history(history: dict[Any, Any]) -> dict[str, float]:

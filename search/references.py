@@ -129,7 +129,7 @@ def proxy_references(
             accuracy, accuracy_std = entry["accuracy"], entry["accuracy_std"]
         point = report.ReferencePoint(
             name=name,
-            latency_ms=latency.median_ms,
+            latency_ms=meter.figure(latency),
             accuracy=accuracy,
             accuracy_std=accuracy_std if task.repeats > 1 else None,
             arch=arch_string.encode(arch),

@@ -26,6 +26,10 @@ TRIAL_COLUMNS = (
     "latency_ms",
     "latency_min_ms",
     "latency_p90_ms",
+    "latency_std_ms",
+    "latency_source",
+    "latency_predicted_ms",
+    "latency_error_pct",
     "reward",
     "params",
     "macs",
@@ -36,6 +40,13 @@ TRIAL_COLUMNS = (
     "controller_entropy",
     "controller_baseline",
     "cached_from",
+    "latency_backend",
+    "latency_device",
+    "latency_runtime",
+    "latency_threads",
+    "latency_clock",
+    "latency_runs",
+    "latency_quantization",
     "reason",
 )
 
@@ -226,6 +237,20 @@ def write_trials_csv(records: Sequence[dict[str, Any]], path: str) -> None:
     util.atomic_write(path, write)
 
 
+def _measured(record: dict[str, Any]) -> bool:
+    return record.get("latency_source", "measured") in ("measured", "", None)
+
+
+def _latency_label(done: Sequence[dict[str, Any]]) -> str:
+    """The latency axis: measured medians, or how many were predicted by a latency table."""
+    measured = sum(_measured(record) for record in done)
+    if measured == len(done):
+        return "measured latency (ms, median)"
+    if measured == 0:
+        return "latency predicted by the latency table (ms)"
+    return f"latency (ms): {measured} of {len(done)} measured, the rest predicted by the table"
+
+
 def write_pareto(
     records: Sequence[dict[str, Any]],
     csv_path: str,
@@ -320,9 +345,9 @@ def write_pareto(
             )
     if latency_target_ms:
         axes.axvline(latency_target_ms, color="black", linestyle="--", linewidth=1, label="target")
-    axes.set_xlabel("measured latency (ms, median)")
+    axes.set_xlabel(_latency_label(done))
     axes.set_ylabel("held-out accuracy (proxy task)")
-    axes.set_title(title)
+    axes.set_title(title if all(_measured(r) for r in done) else "Accuracy vs latency")
     axes.grid(alpha=0.3)
     axes.legend(loc="best", fontsize=8, framealpha=0.8)
     figure.tight_layout()

@@ -146,7 +146,9 @@ def run_search(
         preflight.check_before_data(config)
         data = load_data(config)
         meter = config.latency_meter(
-            data.num_classes, cache_path=os.path.join(project_dir, "latency_cache.json")
+            data.num_classes,
+            cache_path=os.path.join(project_dir, "latency_cache.json"),
+            state_dir=project_dir,
         )
         preflight.check_backend(config, meter=meter, space=space)
     except (ValueError, FileNotFoundError) as error:
@@ -296,7 +298,7 @@ def default_target(meter, references) -> float:
             return point.latency_ms
     from mnasnet_tf import zoo
 
-    return meter.measure(zoo.get_arch("mobilenet-v2"), name="mobilenet-v2").median_ms
+    return meter.figure(meter.measure(zoo.get_arch("mobilenet-v2"), name="mobilenet-v2"))
 
 
 def export_best(tuner, data) -> dict[str, str]:

@@ -283,6 +283,24 @@ class SearchSpace(abc.ABC):
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}: {len(self.decisions)} decisions>"
 
+    # ---- what the latency model must cover ----
+
+    def part_groups(self) -> list[tuple[int, ...]]:
+        """Groups of decision indices such that every part (stem, layer, head: see
+        search/latency/parts.py) of every point is a part of some point that differs from the
+        default only in one group's decisions. Enumerating each group's choices with the rest at
+        their defaults then reaches every part of the space (search/latency/coverage.py).
+
+        The default suits spaces built as a chain of blocks whose decisions are named
+        '<block>/<field>': each block's decisions with those of the block before it (whose
+        output is its input). Spaces with a sharper answer override it."""
+        prefixes: dict[str, list[int]] = {}
+        for index, name in enumerate(self.names()):
+            prefixes.setdefault(name.split(NAME_SEPARATOR, 1)[0], []).append(index)
+        blocks = list(prefixes.values())
+        previous = [[], *blocks[:-1]]
+        return [tuple(before + own) for before, own in zip(previous, blocks, strict=True)]
+
     # ---- for subclasses ----
 
     @abc.abstractmethod

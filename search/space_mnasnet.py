@@ -149,6 +149,17 @@ class MnasNetSpace(SearchSpace):
         if self.from_arch(reference, check_conventions=False) != self.default_choices():
             raise ValueError(f"space {name!r}: {reference.name!r} is not its default point")
 
+    def part_groups(self) -> list[tuple[int, ...]]:
+        """Per block, its six decisions and the previous block's filters (its input width):
+        nothing else changes the stem, a layer or the head (strides are fixed)."""
+        width = len(FIELDS)
+        filters = FIELDS.index("filters")
+        groups = []
+        for b in range(len(self.reference.blocks)):
+            own = tuple(range(b * width, (b + 1) * width))
+            groups.append(own if b == 0 else ((b - 1) * width + filters, *own))
+        return groups
+
     def _block_decisions(self, b: int) -> tuple[Decision, ...]:
         return self.decisions[b * len(FIELDS) : (b + 1) * len(FIELDS)]
 

@@ -161,6 +161,16 @@ class MobileNetV3Space(SearchSpace):
         if self.from_arch(reference, check_conventions=False) != self.default_choices():
             raise ValueError(f"space {name!r}: {reference.name!r} is not its default point")
 
+    def part_groups(self) -> list[tuple[int, ...]]:
+        """Per stage and layer slot, the stage's kernel, SE, activation and layer count with
+        that slot's expanded width: a layer depends on nothing else (input and output widths and
+        strides are fixed)."""
+        groups = []
+        for offset, slots in zip(self._offsets, self.slot_widths, strict=True):
+            stage = tuple(range(offset, offset + len(STAGE_FIELDS)))
+            groups += [(*stage, offset + len(STAGE_FIELDS) + j) for j in range(len(slots))]
+        return groups
+
     def _build(self, choices: list[int]) -> list[specs.BlockSpec]:
         blocks: list[specs.BlockSpec] = []
         in_filters = self.convention("stem_filters")

@@ -46,6 +46,10 @@ _REUSED_METRICS = (
     "latency_ms",
     "latency_min_ms",
     "latency_p90_ms",
+    "latency_std_ms",
+    "latency_measured",
+    "latency_predicted_ms",
+    "latency_error_pct",
     "params",
     "macs",
 )
@@ -160,11 +164,15 @@ class MnasTuner(base_tuner.BaseTuner):
                 f"NaN loss during proxy training (epoch {result.epochs_completed + 1})"
             )
         train_seconds = time.perf_counter() - start
+        measure = None
+        if pending.predicted_ms is not None:  # hybrid: measure what would enter the front
+            measure = self._would_enter_front(result.accuracy, pending.predicted_ms)
         try:
-            latency = pending.result()
+            latency = pending.result(measure=measure)
         except ValueError as error:
             raise keras_tuner.errors.FailedTrialError(f"latency measurement: {error}") from error
-        value = self.reward(result.accuracy, latency.median_ms)
+        latency_ms = self.meter.figure(latency)
+        value = self.reward(result.accuracy, latency_ms)
         arch_stats = stats.arch_stats(
             arch, image_size=self.meter.image_size, classes=self.proxy.classes
         )
@@ -174,17 +182,36 @@ class MnasTuner(base_tuner.BaseTuner):
         metrics = {
             **value.as_metrics(),  # reward, accuracy, latency_ms (the median), latency_term
             "latency_min_ms": latency.min_ms,
-            "latency_p90_ms": latency.p90_ms,
+            "latency_p90_ms": latency_ms if latency.p90_ms is None else latency.p90_ms,
+            "latency_std_ms": latency.std_ms,
+            "latency_measured": float(latency.metadata.get("source") != "predicted"),
             "params": float(arch_stats.params),
             "macs": float(arch_stats.macs),
             "train_seconds": train_seconds,
-            "convert_seconds": latency.convert_seconds,
-            "measure_seconds": latency.measure_seconds,
+            "convert_seconds": float(latency.metadata.get("convert_seconds", 0.0)),
+            "measure_seconds": float(latency.metadata.get("measure_seconds", 0.0)),
             "seconds": time.perf_counter() - start,
         }
+        for name in ("predicted_ms", "error_pct"):
+            if latency.metadata.get(name) is not None:
+                metrics[f"latency_{name}"] = float(latency.metadata[name])
+        records_lib.save_provenance(
+            self.get_trial_dir(trial.trial_id),
+            {**self.meter.provenance(), "latency_runs": latency.n or None},
+        )
         if self.proxy.repeats > 1:  # one run has no spread to report
             metrics["accuracy_std"] = result.accuracy_std
         return metrics
+
+    def _would_enter_front(self, accuracy: float, latency_ms: float) -> bool:
+        """Whether a model of this accuracy and latency would be on the accuracy-latency front
+        of the completed trials (no trial at least as accurate and at least as fast)."""
+        for record in self.records():
+            if record.get("status") != "COMPLETED" or record.get("accuracy") is None:
+                continue
+            if record["accuracy"] >= accuracy and record.get("latency_ms", 1e30) <= latency_ms:
+                return False
+        return True
 
     def _earlier_result(self, arch, trial_id: str) -> dict[str, float] | None:
         """The metrics of an earlier completed trial of the same architecture (the reward

@@ -18,11 +18,11 @@ import time
 
 import numpy as np
 import pytest
+from latency_fakes import FakeMeter
 
 from search import proxy_worker
 from search import tuner as tuner_module
 from search.export_check import ExportCheck, check_exports, train_command
-from search.latency.meter import Latency
 from search.oracle import MnasOracle
 from search.proxy import ProxyOutcome, ProxyTask
 from search.reward import soft
@@ -30,22 +30,6 @@ from search.space_registry import get_space
 
 SPACE = get_space("mnasnet")
 REWARD = soft(target_ms=10.0)
-
-
-class FakeMeter:
-    """Every architecture takes 8 ms, so the reward orders trials as their accuracy does."""
-
-    image_size = 224
-
-    def submit(self, arch, name=None):
-        class Pending:
-            def result(self):
-                return Latency(median_ms=8.0, min_ms=7.0, p90_ms=9.0)
-
-            def cancel(self):
-                pass
-
-        return Pending()
 
 
 class FakeModel:

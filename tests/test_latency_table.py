@@ -9,12 +9,12 @@ import json
 
 import numpy as np
 import pytest
+from latency_fakes import fake_measure as _fake_measure
 
 from mnasnet_tf import arch_string, specs
 from search.latency import build, calibration, parts
 from search.latency import table as table_lib
 from tflite_bench.backends import LocalBackend
-from tflite_bench.benchmark import LatencyStats
 
 TINY = "sep_r1_k3_s11_o8:r2_k3_s22_e3_o16_se0.25:r1_k5_s22_e6_o24_poolskip"
 
@@ -213,36 +213,6 @@ def test_bad_statistic():
 
 
 # ---- building a table on real one-layer models (TensorFlow) ----
-
-
-class _FakeBackend:
-    """A device backend whose latency is the file size in MB; raises KeyboardInterrupt after
-    `fail_after` calls, as a user pressing Ctrl-C would."""
-
-    name = "fake"
-
-    def __init__(self, calls: list[str], *, fail_after: int | None = None, backend="fake"):
-        self.calls, self.fail_after, self.backend = calls, fail_after, backend
-
-    def measure(self, path: str) -> LatencyStats:
-        import os
-
-        if self.fail_after is not None and len(self.calls) >= self.fail_after:
-            raise KeyboardInterrupt
-        self.calls.append(path)
-        return LatencyStats.from_samples(
-            [os.path.getsize(path) / 1e6], {"backend": self.backend, "model_path": path}
-        )
-
-    def measure_many(self, paths):
-        return [self.measure(path) for path in paths]
-
-    def metadata(self):
-        return {"backend": self.backend}
-
-
-def _fake_measure(calls: list[str], *, fail_after: int | None = None, backend: str = "fake"):
-    return _FakeBackend(calls, fail_after=fail_after, backend=backend)
 
 
 @pytest.mark.slow

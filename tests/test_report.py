@@ -158,3 +158,13 @@ def test_wilcoxon_p_is_exact_for_small_paired_samples():
     assert report.wilcoxon_p([0.1, 0.2, 0.3, 0.4, 0.5]) == pytest.approx(0.0625)
     assert report.wilcoxon_p([0.1, -0.2, 0.3, -0.4, 0.5]) > 0.5
     assert math.isnan(report.wilcoxon_p([0.0, 0.0, 0.1]))
+
+
+def test_the_latency_axis_says_how_many_latencies_were_predicted():
+    measured = {"latency_source": "measured"}
+    predicted = {"latency_source": "predicted"}
+    assert report._latency_label([measured, {}]) == "measured latency (ms, median)"
+    assert report._latency_label([predicted] * 2) == "latency predicted by the latency table (ms)"
+    assert report._latency_label([measured, predicted, predicted]) == (
+        "latency (ms): 1 of 3 measured, the rest predicted by the table"
+    )

@@ -247,6 +247,7 @@ def results(tmp_path):
     for name, data in (
         ("zoo_latency", ZOO_LATENCY),
         ("predictor_accuracy", PREDICTOR),
+        ("latency_space_tables", SPACE_TABLES),
         ("search_efficiency", SEARCH),
         ("controller_efficiency", CONTROLLER),
         ("train_throughput", THROUGHPUT),
@@ -390,6 +391,7 @@ def test_missing_results_say_not_measured_yet(repro, tmp_path):
         "train_throughput.json",
         "search_efficiency.json",
         "int8_agreement.json",
+        "latency_space_tables.json",
     ):
         assert f"Not measured yet: run `python benchmarks/{file[:-5]}.py` to write `{file}`" in (
             text
@@ -430,3 +432,43 @@ def test_a_clean_sweep_of_five_seeds_is_called_what_it_is(repro):
     assert "| best reward | 0.0580 ± 0.0100 | 5/5 | 0.062 |" in text
     assert "beat random search on best reward on every one of the 5 seeds" in text
     assert "more seeds are needed for p < 0.05" in text
+
+
+SPACE_TABLES = {
+    "image_size": 224,
+    "device": "host Test CPU 9000 x86_64",
+    "speed": {
+        "space": "mnasnet",
+        "parts": 300,
+        "runs": {
+            "before (one part at a time)": {"seconds": 146.8, "seconds_per_part": 0.4893},
+            "after (parallel conversion)": {"seconds": 92.1, "seconds_per_part": 0.307},
+        },
+        "speed_up": 1.594,
+        "min_ms_ratio_after_over_before": {"median": 0.9975, "p10": 0.866, "p90": 1.096},
+    },
+    "spaces": [
+        {
+            "space": "mnasnet",
+            "entries": 2455,
+            "coverage": ["mnasnet@224x224/c1000", "mnasnet@224x224/c10"],
+            "builds": [{"seconds": 570.0}, {"seconds": 4.0}],
+            "calibration": {"n": 30},
+            "test": {"n": 100, "within_10pct": 0.97, "within_5pct": 0.81, "mape_pct": 3.14,
+                     "spearman": 0.9951},
+        }
+    ],
+}  # fmt: skip
+
+
+def test_space_table_figures_match_the_json(repro, tmp_path):
+    (tmp_path / "latency_space_tables.json").write_text(json.dumps(SPACE_TABLES))
+    text = repro.build_report(str(tmp_path))
+    section = text[text.index("## 4b. Whole-space latency tables") :]
+    assert "Device: host Test CPU 9000 x86_64" in section
+    assert "| before (one part at a time) | 146.8 | 0.489 |" in section
+    assert "300 parts of mnasnet: 1.59× faster" in section
+    assert (
+        "| mnasnet | 2455 | mnasnet@224x224/c1000, mnasnet@224x224/c10 | 9.6 | 30 | 100 | 97% "
+        "| 81% | 3.1% | 0.995 |"
+    ) in section

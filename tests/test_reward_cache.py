@@ -7,10 +7,10 @@ import os
 
 import numpy as np
 import pytest
+from latency_fakes import FakeMeter
 
 from search import proxy_worker
 from search import tuner as tuner_module
-from search.latency.meter import Latency
 from search.oracle import MnasOracle
 from search.proxy import ProxyOutcome, ProxyTask
 from search.reward import soft
@@ -19,26 +19,6 @@ from search.space_registry import get_space
 SPACE = get_space("mnasnet")
 REWARD = soft(target_ms=10.0)
 ARCHS = [SPACE.sample(np.random.default_rng(seed)) for seed in (1, 2)]
-
-
-class FakeMeter:
-    image_size = 224
-
-    def __init__(self):
-        self.submitted = []
-
-    def submit(self, arch, name=None):
-        self.submitted.append(name)
-        meter = self
-
-        class Pending:
-            def result(self):
-                return Latency(median_ms=8.0 + len(meter.submitted), min_ms=7.0, p90_ms=9.0)
-
-            def cancel(self):
-                pass
-
-        return Pending()
 
 
 class FakeModel:
@@ -78,7 +58,7 @@ def _search(directory, max_trials, *, reuse=True):
         return list(choices), oracle.controller.log_prob(choices)
 
     oracle.controller.sample = sample
-    meter = FakeMeter()
+    meter = FakeMeter(vary=True)
     tuner = tuner_module.MnasTuner(
         oracle,
         space=SPACE,

@@ -107,13 +107,20 @@ def test_build_table_then_predict(capsys, tmp_path):
 
 FAKE_ADB = """\
 #!{python}
-import sys
+import os, sys
 args = sys.argv[1:]
 if args == ["devices"]:
     print("List of devices attached\\nSER1\\tdevice")
 elif args[2:4] == ["shell", "getprop"]:
     print("Pixel 1" if args[4] == "ro.product.model" else "x")
 elif "benchmark_model --graph" in " ".join(args):
+    counter = os.environ.get("FAKE_ADB_COUNT")
+    if counter:  # count the timed runs; fail after FAKE_ADB_FAIL_AFTER of them
+        runs = int(open(counter).read() or 0) if os.path.exists(counter) else 0
+        if runs >= int(os.environ.get("FAKE_ADB_FAIL_AFTER", 10**9)):
+            print("error: device 'SER1' not found", file=sys.stderr)
+            sys.exit(1)
+        open(counter, "w").write(str(runs + 1))
     print("count=20 first=9000 curr=8000 min=7900 max=9000 avg=8100 std=50")
     print("Inference timings in us: Init: 100, First inference: 9000, Warmup (avg): 8500, "
           "Inference (avg): 8100")
@@ -152,3 +159,57 @@ def test_keras_file_is_converted_and_measured(capsys, tmp_path):
     assert code == 0, err
     row = out.splitlines()[1].split()
     assert row[0] == "tiny.keras" and row[3] == "dynamic"
+
+
+@pytest.mark.slow
+def test_whole_space_table_over_adb_resumes(capsys, tmp_path, monkeypatch):
+    """--build_table --space over adb (a fake device): every part is timed on the device, a
+    device lost midway leaves the parts timed so far, and the rerun times only the rest."""
+    import toy_space
+
+    from search import space_registry
+    from search.latency import coverage
+    from search.latency.table import LatencyTable
+
+    monkeypatch.setitem(space_registry.SPACES, "toy", toy_space.toy_space)
+    adb = tmp_path / "adb"
+    adb.write_text(FAKE_ADB.format(python=sys.executable))
+    adb.chmod(adb.stat().st_mode | stat.S_IEXEC)
+    binary = tmp_path / "benchmark_model"
+    binary.write_bytes(b"fake")
+    counter = tmp_path / "runs.txt"
+    monkeypatch.setenv("FAKE_ADB_COUNT", str(counter))
+    monkeypatch.setenv("FAKE_ADB_FAIL_AFTER", "15")
+    table = str(tmp_path / "pixel.json")
+    flags_ = dict(
+        model=[],
+        build_table=True,
+        space="toy",
+        table=table,
+        backend="adb",
+        adb=str(adb),
+        benchmark_model=str(binary),
+        image_size=32,
+        classes=10,
+        workers=0,
+    )
+    code, out, err = _run(capsys, **flags_)
+    assert code == 2 and "SER1" in err and "Traceback" not in err
+    assert len(LatencyTable.load(table).entries) == 15
+    monkeypatch.delenv("FAKE_ADB_FAIL_AFTER")
+    counter.write_text("0")
+    code, out, err = _run(capsys, **flags_)
+    assert code == 0, err
+    total = len(coverage.space_parts(toy_space.toy_space(), image_size=32, classes=10))
+    assert int(counter.read_text()) == total - 15
+    saved = LatencyTable.load(table)
+    assert len(saved.entries) == total and saved.coverage == ["toy@32x32/c10"]
+    assert saved.device == "android x Pixel 1 x x" and "covers toy@32x32/c10" in out
+    assert all(entry["min_ms"] == 7.9 for entry in saved.entries.values())
+    # This host is not the phone: calibrating the phone's table here is refused.
+    code, out, err = _run(
+        capsys, model=[], build_table=False, calibrate=True, space="toy", table=table,
+        backend="local", image_size=32, classes=10,
+    )  # fmt: skip
+    assert code == 2 and "android x Pixel 1 x x" in err and "--backend=adb" in err
+    assert LatencyTable.load(table).entries == saved.entries

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tflite_bench import runtime
-from tflite_bench.benchmark import LatencyStats, sha256_of
+from tflite_bench.benchmark import LatencyStats, device_fingerprint, sha256_of
 
 REMOTE_DIR = "/data/local/tmp"
 DEVICE_PROPERTIES = {
@@ -288,4 +288,5 @@ def measure(
         "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         **stats.metadata,
     }
+    metadata["device_fingerprint"] = device_fingerprint(metadata)
     return LatencyStats(**{**stats.to_dict(), "metadata": metadata})

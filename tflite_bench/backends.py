@@ -22,12 +22,13 @@ from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from tflite_bench import util
-from tflite_bench.benchmark import CLOCKS, LatencyStats
+from tflite_bench.benchmark import CLOCKS, LatencyStats, device_fingerprint, runtime_id
 
 DEVICE_BACKENDS = ("local", "adb")
 """Backends that time .tflite files on a device."""
-BACKENDS = (*DEVICE_BACKENDS, "predictor")
-"""Every backend name the binaries accept ('predictor': a latency table, see search/latency)."""
+BACKENDS = (*DEVICE_BACKENDS, "predictor", "hybrid")
+"""Every backend name the binaries accept ('predictor': a latency table, see search/latency;
+'hybrid': a table whose predictions the search checks by measuring some models)."""
 
 
 @runtime_checkable
@@ -178,6 +179,7 @@ class AdbBackend:
     def metadata(self) -> dict[str, Any]:
         """The device (model, SoC, ABI), threads, runs and benchmark_model flags."""
         from tflite_bench import adb
+        from tflite_bench.benchmark import sha256_of
 
         tool = adb.find_adb(self.adb_path)
         device = adb.pick_device(tool, self.serial)
@@ -190,6 +192,9 @@ class AdbBackend:
             "use_xnnpack": self.use_xnnpack,
             "taskset_mask": self.taskset_mask,
             "runtime": "benchmark_model",
+            "benchmark_model_sha256": (
+                sha256_of(self.benchmark_model) if os.path.isfile(self.benchmark_model) else None
+            ),
         }
 
 
@@ -216,3 +221,15 @@ def make_backend(name: str, **options: Any) -> LocalBackend | AdbBackend:
             f"unknown options {unknown} for the {name!r} backend; known: {sorted(known)}"
         )
     return kinds(**options)
+
+
+__all__ = [
+    "BACKENDS",
+    "DEVICE_BACKENDS",
+    "AdbBackend",
+    "LatencyBackend",
+    "LocalBackend",
+    "device_fingerprint",
+    "make_backend",
+    "runtime_id",
+]

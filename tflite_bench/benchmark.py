@@ -101,6 +101,33 @@ def sha256_of(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
+def device_fingerprint(metadata: Mapping[str, Any]) -> str:
+    """The device a latency was measured on, from a backend's metadata: the host CPU model and
+    architecture ('host AMD EPYC x86_64'), or the Android model, SoC and ABI ('android Google
+    Pixel 7 gs201 arm64-v8a'); a table's metadata ('predictor') names the device it was built
+    on."""
+    if metadata.get("backend") == "predictor":
+        built_on = metadata.get("built_on")
+        return built_on if isinstance(built_on, str) else "unknown"
+    device = metadata.get("device")
+    if isinstance(device, Mapping):
+        soc = device.get("soc_model") or device.get("board_platform") or "unknown-soc"
+        name = " ".join(
+            str(value) for value in (device.get("manufacturer"), device.get("model")) if value
+        )
+        return f"android {name or 'unknown'} {soc} {device.get('abi') or 'unknown-abi'}"
+    return f"host {metadata.get('cpu_model', 'unknown')} {metadata.get('machine', 'unknown')}"
+
+
+def runtime_id(metadata: Mapping[str, Any]) -> str:
+    """The runtime and its version, from a backend's metadata ('ai-edge-litert 2.1.0', or
+    'benchmark_model sha256:…' for adb, whose binary is its version)."""
+    runtime = metadata.get("runtime", "unknown")
+    if metadata.get("benchmark_model_sha256"):
+        return f"{runtime} sha256:{str(metadata['benchmark_model_sha256'])[:16]}"
+    return f"{runtime} {metadata.get('runtime_version', 'unknown')}"
+
+
 def host_metadata(num_threads: int) -> dict[str, Any]:
     """Backend metadata of the local LiteRT runtime."""
     return {
@@ -113,6 +140,7 @@ def host_metadata(num_threads: int) -> dict[str, Any]:
         "runtime": runtime.RUNTIME_NAME,
         "runtime_version": runtime.runtime_version(),
         "delegate": "XNNPACK (default)",
+        "device_fingerprint": f"host {cpu_model()} {platform.machine()}",
         "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
 
@@ -264,9 +292,11 @@ __all__ = [
     "CLOCKS",
     "LatencyStats",
     "cpu_model",
+    "device_fingerprint",
     "host_metadata",
     "measure",
     "measure_interleaved",
+    "runtime_id",
     "sha256_of",
     "summarize",
 ]

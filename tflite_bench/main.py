@@ -4,6 +4,8 @@ Examples:
   tflite-bench --model=mnasnet-a1
   tflite-bench --model=mobilenet-v2,mnasnet-a1,mobilenet-v3-large --compare --runs=100
   tflite-bench --model=m.tflite --backend=adb --benchmark_model=./benchmark_model --taskset_mask=f0
+  tflite-bench --build_table --space=mnasnet --calibrate --table=host.json
+  tflite-bench --build_table --space=mnasnet --backend=adb --benchmark_model=./bm --table=px.json
   tflite-bench --build_table --calibrate --table=pixel.json --model=a.json,b.json,...
   tflite-bench --backend=predictor --table=pixel.json --model='r1_k3_s11_e1_o16:...'
 
@@ -51,8 +53,31 @@ flags.DEFINE_string("benchmark_model", None, "benchmark_model binary built for t
 flags.DEFINE_string("taskset_mask", None, "CPU mask for taskset on the device, e.g. f0.")
 flags.DEFINE_bool("use_xnnpack", True, "benchmark_model --use_xnnpack.")
 flags.DEFINE_string("table", None, "Latency table JSON (predictor backend, build, calibrate).")
-flags.DEFINE_bool("build_table", False, "Add every part of the --model archs to --table.")
-flags.DEFINE_bool("calibrate", False, "Calibrate --table on the --model archs (>= 2).")
+flags.DEFINE_bool(
+    "build_table",
+    False,
+    "Add to --table every part of the --space (every architecture it holds at --image_size and "
+    "--classes), or of the --model archs. Resumable: run it again after an interruption.",
+)
+flags.DEFINE_string(
+    "space", None, "Search space whose every part --build_table measures (e.g. mnasnet)."
+)
+flags.DEFINE_integer(
+    "workers", None, "Conversion processes for --build_table (default: one per core)."
+)
+flags.DEFINE_bool(
+    "calibrate",
+    False,
+    "Calibrate --table on the --model archs (>= 2), else on --calibration_archs random archs "
+    "of --space, measured end to end.",
+)
+flags.DEFINE_integer("calibration_archs", 30, "Random --space archs --calibrate measures.")
+flags.DEFINE_integer("seed", 0, "Seed of the random --space archs of --calibrate.")
+flags.DEFINE_bool(
+    "allow_other_device",
+    False,
+    "Use a --table measured on another device or runtime than the backend's (not advised).",
+)
 flags.DEFINE_string("output_dir", None, "Keep the converted .tflite files here.")
 flags.DEFINE_string("json", None, "Also write the results to this JSON file.")
 
@@ -84,12 +109,35 @@ class BenchConfig:
     use_xnnpack: bool = True
     table: str | None = None
     build_table: bool = False
+    space: str | None = None
+    workers: int | None = None
     calibrate: bool = False
+    calibration_archs: int = 30
+    seed: int = 0
+    allow_other_device: bool = False
     output_dir: str | None = None
     json: str | None = None
 
     def __post_init__(self) -> None:
-        if not self.model:
+        if self.space is not None:
+            from search import space_registry
+
+            if self.space not in space_registry.SPACES:
+                raise UsageError(
+                    f"--space: unknown search space {self.space!r}; known: "
+                    f"{', '.join(space_registry.list_spaces())}"
+                )
+            if not (self.build_table or self.calibrate):
+                raise UsageError("--space is for --build_table and --calibrate")
+        if self.workers is not None and self.workers < 0:
+            raise UsageError(f"--workers must be >= 0; got {self.workers}")
+        if self.calibration_archs < 2:
+            raise UsageError(f"--calibration_archs must be >= 2; got {self.calibration_archs}")
+        if (self.build_table or self.calibrate) and self.quantization not in ("float32", "int8"):
+            raise UsageError(
+                f"latency tables are float32 or int8; got --quantization={self.quantization}"
+            )
+        if not self.model and not (self.space and (self.build_table or self.calibrate)):
             raise UsageError(
                 "--model is required (a zoo name, arch string, arch JSON, .keras or "
                 ".tflite; comma-separated for several)"
@@ -222,23 +270,47 @@ def _measure(paths: list[str], config: BenchConfig) -> list[Any]:
 
 
 def _table_commands(items: list[Item], config: BenchConfig) -> list[str]:
+    import time
+
+    from search import space_registry
     from search.latency import build, calibration
 
     archs = [item.arch for item in items]
     if any(arch is None for arch in archs):
         bad = [item.label for item in items if item.arch is None]
         raise UsageError(f"--build_table/--calibrate need architectures, not files: {bad}")
+    space = space_registry.get_space(config.space) if config.space else None
     notes = []
-    table = build.build_table(
-        archs,
-        config.table,
+    options = dict(
         image_size=config.image_size,
         classes=config.classes,
         backend=config.device_backend(),
+        quantization=config.quantization,
+        workers=config.workers,
     )
+    start = time.perf_counter()
+    if config.build_table and space is not None:
+        table = build.build_space_table(space, config.table, **options)
+    if config.build_table and archs:
+        table = build.build_table(archs, config.table, **options)
+    if not config.build_table:
+        from search.latency.table import LatencyTable
+
+        table = LatencyTable.load(config.table)
     table.save()
-    notes.append(f"latency table {config.table}: {len(table.entries)} parts")
+    covers = f"; covers {', '.join(table.coverage)}" if table.coverage else ""
+    notes.append(
+        f"latency table {config.table}: {len(table.entries)} parts ({table.quantization}) "
+        f"measured on {table.device}{covers}"
+        + (f"; built in {time.perf_counter() - start:.0f} s" if config.build_table else "")
+    )
     if config.calibrate:
+        if not archs:
+            archs = calibration.sample_archs(
+                lambda rng: space.to_arch(space.sample(rng), name=f"{space.name}-random"),
+                config.calibration_archs,
+                seed=config.seed,
+            )
         if len(archs) < 2:
             raise UsageError(f"--calibrate needs >= 2 architectures in --model; got {len(archs)}")
         report = calibration.calibrate(
@@ -323,6 +395,11 @@ def run(config: BenchConfig) -> BenchResult:
         from search.latency.table import LatencyTable, TableBackend
 
         table = LatencyTable.load(config.table)
+        if config.quantization != table.quantization:
+            raise UsageError(
+                f"--table {config.table} holds {table.quantization} latencies; got "
+                f"--quantization={config.quantization}"
+            )
         backend = TableBackend(table, image_size=config.image_size, classes=config.classes)
         for item in items:
             if item.arch is None:
@@ -334,7 +411,7 @@ def run(config: BenchConfig) -> BenchResult:
                     "model": item.label,
                     "params_m": params,
                     "macs_m": macs,
-                    "quantization": "float32",
+                    "quantization": table.quantization,
                     "latency_ms": ms,
                 }
             )

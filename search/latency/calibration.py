@@ -1,9 +1,11 @@
 """Calibrating a latency table against whole models, and measuring how good its predictions are.
 
 Owns `calibrate` (least-squares fit of `a · Σ part latency + b · Σ part MB + c` on end-to-end
-measurements, with in-sample and leave-one-out accuracy), `accuracy` (share within ±10% / ±5%,
-MAPE, Spearman), `measure_archs` (whole models built, converted and timed on a device backend,
-interleaved on this host) and `sample_archs` (reproducible samples of a search space). Imports
+measurements, with in-sample and leave-one-out accuracy), `evaluate` (the same accuracy on
+architectures kept out of the fit), `accuracy` (share within ±10% / ±5%, MAPE, Spearman),
+`measure_archs` / `measure_table_archs` (whole models built, converted and timed on a device
+backend, interleaved on this host; the second as the table was: its device, runtime,
+quantization and clock) and `sample_archs` (reproducible samples of a search space). Imports
 Keras and the builder lazily, only to measure.
 """
 
@@ -79,6 +81,14 @@ def _fit(x: np.ndarray, measured: np.ndarray, used: list[int]) -> np.ndarray:
     return coefficients
 
 
+def fit(features: np.ndarray, measured: np.ndarray) -> np.ndarray:
+    """Calibration coefficients (one per FEATURE) fitted on rows of FEATURES and the measured
+    latencies; fewer terms with few rows (see MIN_ARCHS_FOR_WEIGHTS)."""
+    features = np.asarray(features, dtype=np.float64)
+    measured = np.asarray(measured, dtype=np.float64)
+    return _fit(features, measured, _used_features(measured.size))
+
+
 def measure_archs(
     archs: Sequence[specs.ArchSpec],
     *,
@@ -86,11 +96,13 @@ def measure_archs(
     classes: int = 1000,
     backend: LatencyBackend | None = None,
     clock: str = "wall",
+    quantization: str = "float32",
     progress: bool = True,
 ) -> list[LatencyStats]:
-    """End-to-end latencies of whole models built from `archs`, converted on the fast path and
-    timed by `backend.measure_many`; by default interleaved on this host (10 warm-up, 20 rounds
-    of 3 runs, `clock`)."""
+    """End-to-end latencies of whole models built from `archs`, converted on the fast path
+    (float32 or int8, calibrated on random images: latency only) and timed by
+    `backend.measure_many`; by default interleaved on this host (10 warm-up, 20 rounds of 3
+    runs, `clock`)."""
     from mnasnet_tf import builder
     from tflite_bench import convert
 
@@ -104,12 +116,90 @@ def measure_archs(
         for index, arch in enumerate(archs, start=1):
             model = builder.build_model(arch, input_shape=(*hw, 3), classes=classes)
             path = os.path.join(folder, f"arch{index}.tflite")
-            convert.convert(model, output_path=path)
+            data = None
+            if quantization == "int8":
+                shape = (8, *hw, 3)
+                data = np.random.default_rng(0).uniform(0, 255, shape).astype(np.float32)
+            convert.convert(
+                model, quantization=quantization, representative_data=data, output_path=path
+            )
             paths.append(path)
             if bar is not None:
                 bar.update(index)
         log.info("measuring %d whole models", len(paths))
         return backend.measure_many(paths)
+
+
+def measure_table_archs(
+    table: LatencyTable,
+    archs: Sequence[specs.ArchSpec],
+    *,
+    image_size: int | Sequence[int] = 224,
+    classes: int = 1000,
+    backend: LatencyBackend | None = None,
+    allow_other_device: bool = False,
+    progress: bool = True,
+) -> list[LatencyStats]:
+    """End-to-end latencies of `archs` comparable with `table`: on `backend` (default: this host,
+    interleaved, the table's clock), with the table's quantization. A backend on another device
+    or runtime than the table's is refused (ValueError naming both) unless
+    `allow_other_device`."""
+    kind = table.backend.get("backend", "local")
+    if backend is None and kind != "local":
+        raise ValueError(
+            f"table {table.path or ''} was measured on {table.device} (backend {kind!r}), not "
+            f"on this host: measure whole models there too (--backend={kind}, or measured_ms)"
+        )
+    clock = table.backend.get("clock", "wall")
+    if backend is None:
+        backend = LocalBackend(warmup=10, runs=60, rounds=20, runs_per_round=3, clock=clock)
+    table.check_device(backend.metadata(), allow_other_device=allow_other_device)
+    return measure_archs(
+        archs,
+        image_size=image_size,
+        classes=classes,
+        backend=backend,
+        quantization=table.quantization,
+        progress=progress,
+    )
+
+
+def table_figures(
+    table: LatencyTable, archs: Sequence[specs.ArchSpec], **options: Any
+) -> list[float]:
+    """The table's statistic of each of `archs` measured end to end (`measure_table_archs`
+    with `options`)."""
+    stats = measure_table_archs(table, archs, **options)
+    return [getattr(item, f"{table.statistic}_ms") for item in stats]
+
+
+def evaluate(
+    table: LatencyTable,
+    archs: Sequence[specs.ArchSpec],
+    *,
+    image_size: int | Sequence[int] = 224,
+    classes: int = 1000,
+    measured_ms: Sequence[float] | None = None,
+    backend: LatencyBackend | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """How well the table predicts `archs` (which should have taken no part in its
+    calibration): `accuracy` of its predictions against end-to-end measurements (`measured_ms`,
+    else measured as in `measure_table_archs`), with per-arch rows."""
+    predicted = [table.predict(a, image_size=image_size, classes=classes) for a in archs]
+    if measured_ms is None:
+        measured_ms = table_figures(
+            table, archs, image_size=image_size, classes=classes, backend=backend, progress=progress
+        )
+    from mnasnet_tf import arch_string
+
+    return {
+        **accuracy(predicted, measured_ms),
+        "archs": [
+            {"arch": arch_string.encode(a), "measured_ms": float(m), "predicted_ms": float(p)}
+            for a, m, p in zip(archs, measured_ms, predicted, strict=True)
+        ],
+    }
 
 
 def calibrate(
@@ -136,21 +226,9 @@ def calibrate(
     x = np.array([table.features(a, image_size=image_size, classes=classes) for a in archs])
     raw = x[:, 0]
     if measured_ms is None:
-        kind = table.backend.get("backend", "local")
-        if backend is None and kind != "local":
-            raise ValueError(
-                f"table {table.path or ''} was measured on backend {kind!r}: pass that backend "
-                "(or measured_ms) to measure whole models on it"
-            )
-        stats = measure_archs(
-            archs,
-            image_size=image_size,
-            classes=classes,
-            backend=backend,
-            clock=table.backend.get("clock", "wall"),
-            progress=progress,
+        measured_ms = table_figures(
+            table, archs, image_size=image_size, classes=classes, backend=backend, progress=progress
         )
-        measured_ms = [getattr(item, f"{table.statistic}_ms") for item in stats]
     measured = np.asarray(measured_ms, dtype=np.float64)
     if measured.shape != raw.shape:
         raise ValueError(f"got {measured.size} measurements for {raw.size} architectures")

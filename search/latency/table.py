@@ -19,13 +19,13 @@ import dataclasses
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mnasnet_tf import specs
 from search.latency.parts import image_hw, part_keys
 from tflite_bench import util
-from tflite_bench.benchmark import LatencyStats
+from tflite_bench.benchmark import LatencyStats, device_fingerprint, runtime_id
 
 TABLE_FORMAT = "mnasnet-tf/latency-table-v1"
 FEATURES = ("parts_ms", "weights_mb", "constant")
@@ -52,9 +52,13 @@ BACKEND_FIELDS = (
     "taskset_mask",
     "benchmark_model",
     "benchmark_model_sha256",
+    "device_fingerprint",
 )
 """Metadata of a measurement that describes the backend (the rest describes the model)."""
 ENTRY_STATS = ("min_ms", "median_ms", "mean_ms", "p90_ms", "std_ms", "n")
+QUANTIZATIONS = ("float32", "int8")
+"""What a table's parts are converted to: latency means the format the app ships (on x86 CPUs
+full-int8 MobileNetV3 is slower than float32, so the two rank architectures differently)."""
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +71,14 @@ class LatencyTable:
     """Per-part latencies measured on one backend, and the calibration of their sum.
 
     Attributes:
-      entries: {part key: {'kind', 'min_ms', 'median_ms', 'mean_ms', 'p90_ms', 'std_ms', 'n'}}.
-      backend: the backend's metadata (CPU or device, threads, runtime and version).
+      entries: {part key: {'kind', 'min_ms', 'median_ms', 'mean_ms', 'p90_ms', 'std_ms', 'n',
+        'bytes'}}.
+      backend: the backend's metadata (device fingerprint, CPU or phone, threads, runtime and
+        version, clock, runs).
       statistic: the statistic predicted ('min', 'median' or 'mean').
+      quantization: what the parts were converted to (QUANTIZATIONS).
+      coverage: the spaces the table covers completely, as 'space@HxW/cN'
+        (search/latency/coverage.py); empty for a table of some architectures' parts.
       calibration: {'features', 'coefficients', 'report'} once calibrated, else None.
       path: where the table is saved (None for an in-memory table).
     """
@@ -77,12 +86,21 @@ class LatencyTable:
     entries: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     backend: dict[str, Any] = dataclasses.field(default_factory=dict)
     statistic: str = "min"
+    quantization: str = "float32"
+    coverage: list[str] = dataclasses.field(default_factory=list)
     calibration: dict[str, Any] | None = None
     path: str | None = None
 
     def __post_init__(self) -> None:
+        where = f"latency table {self.path}: " if self.path else ""
         if self.statistic not in STATISTICS:
-            raise ValueError(f"statistic must be one of {STATISTICS}; got {self.statistic!r}")
+            raise ValueError(
+                f"{where}statistic must be one of {STATISTICS}; got {self.statistic!r}"
+            )
+        if self.quantization not in QUANTIZATIONS:
+            raise ValueError(
+                f"{where}quantization must be one of {QUANTIZATIONS}; got {self.quantization!r}"
+            )
 
     # -- persistence --
 
@@ -91,6 +109,8 @@ class LatencyTable:
         return {
             "format": TABLE_FORMAT,
             "statistic": self.statistic,
+            "quantization": self.quantization,
+            "coverage": self.coverage,
             "backend": self.backend,
             "calibration": self.calibration,
             "entries": self.entries,
@@ -107,7 +127,8 @@ class LatencyTable:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> LatencyTable:
-        """Reads a table; a missing or malformed file raises an error naming the path."""
+        """Reads a table; a missing, truncated or malformed file raises an error naming the path
+        (and the entry at fault). The file is only read."""
         path = os.fspath(path)
         if not os.path.isfile(path):
             raise FileNotFoundError(f"latency table not found: {path}")
@@ -115,18 +136,98 @@ class LatencyTable:
             with open(path, encoding="utf-8") as handle:
                 data = json.load(handle)
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise ValueError(f"latency table {path} is not valid JSON: {error}") from None
+            raise ValueError(
+                f"latency table {path} is not valid JSON (truncated or corrupt?): {error}"
+            ) from None
         if not isinstance(data, dict) or data.get("format") != TABLE_FORMAT:
             raise ValueError(f"{path} is not a latency table (format {TABLE_FORMAT!r} expected)")
-        if not isinstance(data.get("entries"), dict):
+        entries = data.get("entries")
+        if not isinstance(entries, dict):
             raise ValueError(f"latency table {path}: 'entries' must be an object")
+        statistic = data.get("statistic", "min")
+        for key, entry in entries.items():
+            _check_entry(path, key, entry, statistic)
+        coverage = data.get("coverage") or []
+        if not isinstance(coverage, list) or not all(isinstance(c, str) for c in coverage):
+            raise ValueError(f"latency table {path}: 'coverage' must be a list of strings")
+        if not isinstance(data.get("backend") or {}, dict):
+            raise ValueError(f"latency table {path}: 'backend' must be an object")
         return cls(
-            entries=data["entries"],
+            entries=entries,
             backend=data.get("backend") or {},
             statistic=data.get("statistic", "min"),
+            quantization=data.get("quantization", "float32"),
+            coverage=coverage,
             calibration=data.get("calibration"),
             path=path,
         )
+
+    # -- adding measurements --
+
+    @property
+    def device(self) -> str:
+        """The fingerprint of the device the table was measured on ('' while empty)."""
+        return device_fingerprint(self.backend) if self.backend else ""
+
+    def add(self, key: str, kind: str, stats: LatencyStats, *, size_bytes: int) -> None:
+        """Records one part measured on a device backend. The first measurement fixes the
+        table's backend; a measurement from another device, runtime, thread count or clock is
+        refused (ValueError naming both)."""
+        measured_on = {k: v for k, v in stats.metadata.items() if k in BACKEND_FIELDS}
+        if not self.backend:
+            self.backend = measured_on
+        elif _identity(self.backend) != _identity(measured_on):
+            raise ValueError(
+                f"latency table {self.path or ''} was measured on {_identity(self.backend)}; "
+                f"this backend is {_identity(measured_on)}: use a separate table"
+            )
+        data = stats.to_dict()
+        self.entries[key] = {
+            "kind": kind,
+            **{name: data[name] for name in ENTRY_STATS},
+            "bytes": int(size_bytes),
+        }
+
+    def add_coverage(self, coverage_id: str) -> None:
+        """Records that every part of a space at a resolution and class count is in the table."""
+        if coverage_id not in self.coverage:
+            self.coverage.append(coverage_id)
+
+    # -- fitness for a use --
+
+    def check_covers(self, coverage_id: str) -> None:
+        """Refuses a table built for another space, resolution or class count (ValueError naming
+        both). A table of some architectures' parts (no coverage recorded) passes: an
+        architecture whose parts it lacks fails when predicted."""
+        if not self.coverage or coverage_id in self.coverage:
+            return
+        raise ValueError(
+            f"latency table {self.path or ''} covers {', '.join(self.coverage)}, not "
+            f"{coverage_id}: build one for it with `tflite-bench --build_table "
+            f"--space=SPACE --image_size=N --classes=N --table=PATH`"
+        )
+
+    def check_device(
+        self, metadata: Mapping[str, Any], *, allow_other_device: bool = False
+    ) -> None:
+        """Refuses to use the table beside a backend on another device or runtime (ValueError
+        naming both), unless `allow_other_device`."""
+        if not self.backend:
+            return
+        ours = (self.device, runtime_id(self.backend))
+        theirs = (device_fingerprint(metadata), runtime_id(metadata))
+        if ours == theirs:
+            return
+        message = (
+            f"latency table {self.path or ''} was measured on {ours[0]} ({ours[1]}); the "
+            f"backend measures on {theirs[0]} ({theirs[1]})"
+        )
+        if not allow_other_device:
+            raise ValueError(
+                f"{message}: build a table on this device, or pass --allow_other_device to use "
+                "it anyway"
+            )
+        log.warning("%s: used anyway (--allow_other_device)", message)
 
     # -- prediction --
 
@@ -236,7 +337,34 @@ class TableBackend:
             **self.table.backend,
             "backend": "predictor",
             "measured_on": self.table.backend.get("backend"),
+            "built_on": self.table.device,
+            "quantization": self.table.quantization,
             "table": self.table.path,
             "statistic": self.table.statistic,
             "calibrated": self.table.calibration is not None,
         }
+
+
+def _check_entry(path: str, key: object, entry: object, statistic: str) -> None:
+    if not isinstance(entry, dict) or entry.get("kind") not in ("stem", "layer", "head"):
+        raise ValueError(f"latency table {path}: entry {key!r} is malformed: {entry!r}")
+    for name in ENTRY_STATS[:-1]:
+        value = entry.get(name)
+        if value is None and name != f"{statistic}_ms":  # optional (adb reports no p90)
+            continue
+        if not util.is_finite_number(value) or value < 0:
+            raise ValueError(
+                f"latency table {path}: entry {key!r} has {name} {value!r} (a latency >= 0 "
+                "in ms expected)"
+            )
+
+
+def _identity(backend: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What must match for two measurements to share a table."""
+    return (
+        backend.get("backend"),
+        device_fingerprint(backend),
+        backend.get("num_threads"),
+        runtime_id(backend),
+        backend.get("clock"),
+    )
