@@ -91,6 +91,16 @@ def _measure_job(path: str, backend: LatencyBackend) -> tuple[dict, float]:
     return stats.to_dict(), time.perf_counter() - start
 
 
+def _device(
+    kind: str, threads: int, runs: int, warmup: int, clock: str, adb_options: dict | None
+) -> LatencyBackend:
+    """The 'local' or 'adb' device backend with these timed runs (adb: and `adb_options`)."""
+    options = {"threads": threads, "runs": runs, "warmup": warmup}
+    if kind == "adb":
+        return make_backend("adb", **options, **(adb_options or {}))
+    return make_backend("local", **options, clock=clock)
+
+
 class PendingLatency:
     """A latency being obtained: the conversion may still be running in the measurement
     process. `result()` measures (once) and returns the `LatencyStats`; `cancel()` gives it up.
@@ -232,17 +242,11 @@ class LatencyMeter:
         if backend == "predictor":
             device: LatencyBackend = self.predictor
         elif backend == "hybrid":
-            device = make_backend(
-                "adb" if table.backend.get("backend") == "adb" else "local",
-                **self._timing(table.backend.get("backend"), threads, runs, warmup, clock),
-                **((adb_options or {}) if table.backend.get("backend") == "adb" else {}),
-            )
+            kind = "adb" if table.backend.get("backend") == "adb" else "local"
+            device = _device(kind, threads, runs, warmup, clock, adb_options)
             table.check_device(device.metadata(), allow_other_device=allow_other_device)
         elif backend in ("local", "adb"):
-            options = {"threads": threads, "runs": runs, "warmup": warmup}
-            if backend == "local":
-                options["clock"] = clock
-            device = make_backend(backend, **options, **(adb_options or {}))
+            device = _device(backend, threads, runs, warmup, clock, adb_options)
         else:
             device = backend
             if isinstance(backend, TableBackend):
@@ -269,11 +273,6 @@ class LatencyMeter:
         self.errors_pct: list[float] = []
         if backend == "hybrid":
             self._load_state()
-
-    @staticmethod
-    def _timing(kind: str | None, threads: int, runs: int, warmup: int, clock: str) -> dict:
-        options = {"threads": threads, "runs": runs, "warmup": warmup}
-        return options if kind == "adb" else {**options, "clock": clock}
 
     def figure(self, stats: LatencyStats) -> float:
         """The figure the search compares models by: the median of a measurement (the mean
