@@ -59,6 +59,7 @@ setup(
             "tflite-bench=tflite_bench.main:run_main",
             "mnasnet-proxy-check=search.proxy_check_main:run_main",
             "mnasnet-digits-m=mnasnet_tf.digits_m_main:run_main",
+            "mnasnet-adapt=search.adapt_main:run_main",
         ],
     },
 )

@@ -923,6 +923,68 @@ def _records(value: Any) -> list[tuple[str, Mapping[str, Any]]]:
     return []
 
 
+def section_netadapt(data: Mapping[str, Any] | None) -> list[str]:
+    """NetAdapt against the width multiplier at equal measured latency."""
+    lines = ["## 8b. NetAdapt vs the width multiplier", ""]
+    if data is None:
+        return lines + [
+            "Not measured yet: run `python benchmarks/netadapt_vs_multiplier.py` "
+            "(writes netadapt_vs_multiplier.json)."
+        ]
+    settings = data.get("settings", {})
+    lines += [
+        "`benchmarks/netadapt_vs_multiplier.py`: a model trained "
+        f"{settings.get('pretrain_epochs')} epochs on digits (32²) is adapted by `mnasnet-adapt` "
+        "to 75% of its measured latency, then on to 50%; the width-multiplier model (grid of "
+        "0.05) with the closest measured latency is trained from scratch with the same total "
+        "training steps. Latencies: LiteRT float32 on this host, 1 thread; the two models of a "
+        "row measured again side by side, interleaved. Test split: 360 images "
+        "(1 image = 0.28 points).",
+        "",
+    ]
+    rows = [
+        [
+            r["model"],
+            pct(r["fraction"]),
+            fmt(r["original_ms"], 4),
+            f"{fmt(r['netadapt_ms'], 4)} ({fmt(r['netadapt_ms'] / r['original_ms'])}×)",
+            pct(r["netadapt_test_accuracy"], 1),
+            fmt(r["multiplier"]),
+            f"{fmt(r['multiplier_ms'], 4)} ({fmt(r['multiplier_ms'] / r['original_ms'])}×)",
+            pct(r["multiplier_test_accuracy"], 1),
+            f"{100 * (r['netadapt_test_accuracy'] - r['multiplier_test_accuracy']):+.1f}",
+            r["training_steps"],
+        ]
+        for r in data.get("rows", [])
+    ]
+    lines += table(
+        [
+            "model",
+            "target",
+            "original ms",
+            "NetAdapt ms",
+            "NetAdapt acc",
+            "multiplier",
+            "multiplier ms",
+            "multiplier acc",
+            "Δ acc (points)",
+            "steps",
+        ],
+        rows,
+    )
+    for s in data.get("extra", []):
+        lines += [
+            "",
+            f"`mnasnet-adapt --model={s['model']} --latency_fraction=…` with its defaults, "
+            f"latency at {s.get('latency_image_size', '?')}²: "
+            f"{fmt(s['original_latency_ms'], 4)} → {fmt(s['latency_ms'], 4)} ms "
+            f"({fmt(s['latency_ratio'])}×, target {fmt(s['target_ms'], 4)} ms) in "
+            f"{s['iterations']} iterations; test accuracy {pct(s['original_test_accuracy'], 1)} → "
+            f"{pct(s['test_accuracy'], 1)}.",
+        ]
+    return lines
+
+
 def section_limits() -> list[str]:
     """What these machines cannot reproduce, and what is reproduced exactly."""
     return [
@@ -984,6 +1046,7 @@ def build_report(results_dir: str) -> str:
         section_proxy_fidelity(
             {name: load_result(results_dir, name) for name, *_ in PROXY_CHECKS}, results_dir
         ),
+        section_netadapt(load_result(results_dir, "netadapt_vs_multiplier")),
         section_limits(),
     ]
     return "\n\n".join("\n".join(part) for part in parts) + "\n"

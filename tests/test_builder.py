@@ -6,6 +6,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
+from keras_helpers import randomize_batch_norm
 
 from mnasnet_tf import arch_string, builder, stats, zoo
 
@@ -36,22 +37,6 @@ def ops_model():
 
 def _images(shape, seed=0):
     return np.random.default_rng(seed).uniform(0, 255, shape).astype(np.float32)
-
-
-def _randomize_batch_norm(model: keras.Model, seed: int = 0) -> None:
-    """Random BN statistics so that outputs differ visibly between layers."""
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            gamma, beta, mean, var = layer.get_weights()
-            layer.set_weights(
-                [
-                    rng.uniform(0.5, 1.5, gamma.shape),
-                    rng.normal(0, 0.1, beta.shape),
-                    rng.normal(0, 0.1, mean.shape),
-                    rng.uniform(0.5, 1.5, var.shape),
-                ]
-            )
 
 
 A1 = zoo.get_arch("mnasnet-a1")
@@ -180,7 +165,7 @@ def test_any_input_size():
 
 def test_pieces_compose_to_the_whole_model(ops_model):
     """stem → every layer model → head gives the whole model's output, with shared weights."""
-    _randomize_batch_norm(ops_model)
+    randomize_batch_norm(ops_model)
     image = _images((2, 64, 64, 3))
     pieces = [builder.build_stem_model(OPS_ARCH, input_shape=(64, 64, 3))]
     for layer, hw in stats.layer_input_sizes(OPS_ARCH, 64):

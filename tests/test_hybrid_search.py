@@ -18,24 +18,26 @@ from search import space_registry
 TRIALS = 4
 
 
-@pytest.fixture
-def toy_table(tmp_path, monkeypatch):
-    """The toy space registered, and a table covering it at 32² with 10 classes."""
+@pytest.fixture(scope="module")
+def toy_table(tmp_path_factory):
+    """The toy space registered, and a table covering it at 32² with 10 classes (built once for
+    the module's tests: it takes a conversion per part)."""
     from search.latency import build
     from tflite_bench.backends import LocalBackend
 
-    monkeypatch.setitem(space_registry.SPACES, "toy", toy_space.toy_space)
-    path = tmp_path / "toy_table.json"
-    build.build_space_table(
-        toy_space.toy_space(),
-        path,
-        image_size=32,
-        classes=10,
-        backend=LocalBackend(warmup=1, runs=2, clock="thread_cpu"),
-        workers=0,
-        progress=False,
-    )
-    return str(path)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(space_registry.SPACES, "toy", toy_space.toy_space)
+        path = tmp_path_factory.mktemp("table") / "toy_table.json"
+        build.build_space_table(
+            toy_space.toy_space(),
+            path,
+            image_size=32,
+            classes=10,
+            backend=LocalBackend(warmup=1, runs=2, clock="thread_cpu"),
+            workers=0,
+            progress=False,
+        )
+        yield str(path)
 
 
 def _config(tmp_path, table: str, **changes):

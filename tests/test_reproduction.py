@@ -252,6 +252,7 @@ def results(tmp_path):
         ("controller_efficiency", CONTROLLER),
         ("train_throughput", THROUGHPUT),
         ("int8_agreement", INT8),
+        ("netadapt_vs_multiplier", NETADAPT),
         ("proxy_check_digits", PROXY_CHECK),
         ("proxy_check_digits_m", PROXY_CHECK_DIGITS_M),
         ("search_verdict_digits", VERDICT),
@@ -472,3 +473,30 @@ def test_space_table_figures_match_the_json(repro, tmp_path):
         "| mnasnet | 2455 | mnasnet@224x224/c1000, mnasnet@224x224/c10 | 9.6 | 30 | 100 | 97% "
         "| 81% | 3.1% | 0.995 |"
     ) in section
+
+
+NETADAPT = {
+    "settings": {"pretrain_epochs": 10},
+    "rows": [
+        {"model": "mobilenet-v3-large", "fraction": 0.75, "original_ms": 0.2, "netadapt_ms": 0.148,
+         "netadapt_test_accuracy": 0.95, "multiplier": 0.65, "multiplier_ms": 0.15,
+         "multiplier_test_accuracy": 0.923, "training_steps": 400},
+    ],
+    "extra": [
+        {"model": "mobilenet-v3-small", "original_latency_ms": 0.1, "latency_ms": 0.074,
+         "latency_ratio": 0.74, "target_ms": 0.075, "iterations": 6, "latency_image_size": 32,
+         "original_test_accuracy": 0.97, "test_accuracy": 0.96},
+    ],
+}  # fmt: skip
+
+
+def test_netadapt_section_matches_the_json(repro, tmp_path):
+    text = repro.build_report(str(tmp_path))
+    assert "## 8b. NetAdapt vs the width multiplier" in text and "Not measured yet" in text
+    (tmp_path / "netadapt_vs_multiplier.json").write_text(json.dumps(NETADAPT))
+    section = repro.build_report(str(tmp_path)).split("## 8b.")[1].split("\n## ")[0]
+    assert (
+        "| mobilenet-v3-large | 75% | 0.2000 | 0.1480 (0.74×) | 95.0% | 0.65 | 0.1500 (0.75×) "
+        "| 92.3% | +2.7 | 400 |"
+    ) in section
+    assert "latency at 32²: 0.1000 → 0.0740 ms (0.74×, target 0.0750 ms) in 6 iterations" in section

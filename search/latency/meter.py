@@ -357,6 +357,11 @@ class LatencyMeter:
         """Whether `arch`'s latency on this meter is in its cache (measuring it costs nothing)."""
         return self._cached(self._key(arch)) is not None
 
+    def forget(self, arch: specs.ArchSpec) -> None:
+        """Drops `arch`'s figure from this meter's memory (not from the cache file), so the
+        next `measure` converts and times it again (repeated, interleaved measurements)."""
+        self._cache.pop(self._key(arch), None)
+
     def _store(self, key: str, latency: LatencyStats) -> None:
         metadata = {k: v for k, v in latency.metadata.items() if k not in MODEL_METADATA}
         self._cache[key] = dataclasses.replace(latency, metadata=metadata).to_dict()
