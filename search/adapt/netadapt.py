@@ -145,8 +145,7 @@ def adapt(config: AdaptConfig) -> AdaptResult:
     )
     estimator = Estimator(config.backend, meter=meter, output_dir=config.output_dir, **device)
     if run.state is None:
-        arch, model, steps = training.starting_model(config, splits)
-        accuracy = training.fine_tune(model, splits, config, 0)
+        arch, model, accuracy, steps = training.starting_model(config, splits)
         latency = meter.figure(meter.measure(arch, name=arch.name))
         target = config.latency_target_ms or config.latency_fraction * latency
         if target >= latency:

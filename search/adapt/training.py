@@ -48,8 +48,9 @@ class Splits:
         self.steps_per_epoch = info.num_batches
 
 
-def starting_model(config: Any, splits: Splits) -> tuple[specs.ArchSpec, keras.Model, int]:
-    """The model to adapt, trained: (arch, model, training steps spent on it here)."""
+def starting_model(config: Any, splits: Splits) -> tuple[specs.ArchSpec, keras.Model, float, int]:
+    """The model to adapt, trained: (arch, model, its held-out accuracy, training steps spent
+    on it here)."""
     shape = (splits.image_size, splits.image_size, 3)
     if config.model.endswith(".keras"):
         arch_path = os.path.join(os.path.dirname(os.path.abspath(config.model)), "arch.json")
@@ -70,16 +71,17 @@ def starting_model(config: Any, splits: Splits) -> tuple[specs.ArchSpec, keras.M
             )
         model = builder.build_model(arch, input_shape=shape, classes=splits.classes)
         model.set_weights(loaded.get_weights())
-        return arch, model, 0
+        return arch, model, fine_tune(model, splits, config, 0), 0
     arch = zoo.resolve_arch(config.model)
     keras.utils.set_random_seed(config.seed)
     model = builder.build_model(arch, input_shape=shape, classes=splits.classes)
-    if config.pretrain_epochs:
-        log.info("training %s for %d epochs before adapting it", arch.name, config.pretrain_epochs)
-        proxy_lib.train_proxy(
-            model, splits.train, splits.validation, epochs=config.pretrain_epochs, verbose=1
-        )
-    return arch, model, config.pretrain_epochs * splits.steps_per_epoch
+    if not config.pretrain_epochs:
+        return arch, model, fine_tune(model, splits, config, 0), 0
+    log.info("training %s for %d epochs before adapting it", arch.name, config.pretrain_epochs)
+    result = proxy_lib.train_proxy(  # re-estimates BN and scores the validation split
+        model, splits.train, splits.validation, epochs=config.pretrain_epochs, verbose=1
+    )
+    return arch, model, result.val_accuracy, config.pretrain_epochs * splits.steps_per_epoch
 
 
 def fine_tune(model: keras.Model, splits: Splits, config: Any, steps: int) -> float:
