@@ -60,6 +60,7 @@ setup(
             "mnasnet-proxy-check=search.proxy_check_main:run_main",
             "mnasnet-digits-m=mnasnet_tf.digits_m_main:run_main",
             "mnasnet-adapt=search.adapt_main:run_main",
+            "mnasnet-oneshot=search.oneshot_main:run_main",
         ],
     },
 )

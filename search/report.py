@@ -258,7 +258,8 @@ def write_pareto(
     *,
     references: Sequence[ReferencePoint] = (),
     latency_target_ms: float | None = None,
-    title: str = "Accuracy vs measured latency",
+    title: str | None = None,
+    accuracy_label: str = "held-out accuracy (proxy task)",
 ) -> list[dict[str, Any]]:
     """Writes the non-dominated trials and every reference model to `csv_path` (column `kind`:
     trial or reference; a reference row names the trial that beats it in `dominated_by`) and the
@@ -346,8 +347,11 @@ def write_pareto(
     if latency_target_ms:
         axes.axvline(latency_target_ms, color="black", linestyle="--", linewidth=1, label="target")
     axes.set_xlabel(_latency_label(done))
-    axes.set_ylabel("held-out accuracy (proxy task)")
-    axes.set_title(title if all(_measured(r) for r in done) else "Accuracy vs latency")
+    axes.set_ylabel(accuracy_label)
+    if title is None:
+        measured = all(_measured(r) for r in done)
+        title = "Accuracy vs measured latency" if measured else "Accuracy vs latency"
+    axes.set_title(title)
     axes.grid(alpha=0.3)
     axes.legend(loc="best", fontsize=8, framealpha=0.8)
     figure.tight_layout()

@@ -301,6 +301,15 @@ class SearchSpace(abc.ABC):
         previous = [[], *blocks[:-1]]
         return [tuple(before + own) for before, own in zip(previous, blocks, strict=True)]
 
+    # ---- where each layer sits (for weight sharing) ----
+
+    def layer_slots(self, arch: specs.ArchSpec) -> list[tuple[int, int]]:
+        """For each of `arch.layers()`, its slot (stage, position in the stage), both from 0:
+        the same slot in two points of the space is the same place in the network, which a
+        weight-sharing supernet (search/oneshot/) gives one set of weights. The default suits
+        spaces whose blocks are fixed: (block index − 1, layer index)."""
+        return [(layer.block_index - 1, layer.layer_index) for layer in arch.layers()]
+
     # ---- for subclasses ----
 
     @abc.abstractmethod

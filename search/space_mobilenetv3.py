@@ -171,6 +171,11 @@ class MobileNetV3Space(SearchSpace):
             groups += [(*stage, offset + len(STAGE_FIELDS) + j) for j in range(len(slots))]
         return groups
 
+    def layer_slots(self, arch: specs.ArchSpec) -> list[tuple[int, int]]:
+        """(stage, position in the stage) of each layer: a stage is a run of equal output
+        widths (one V3Stage), however its layers are spelled as blocks."""
+        return [(s, j) for s, run in enumerate(_runs(arch)) for j in range(len(run))]
+
     def _build(self, choices: list[int]) -> list[specs.BlockSpec]:
         blocks: list[specs.BlockSpec] = []
         in_filters = self.convention("stem_filters")

@@ -135,3 +135,20 @@ def test_search_efficiency_aggregates_paired_figures_at_the_common_budget(tmp_pa
     assert searches[("random", 0)]["best_accuracy_at_target"] == 0.61
     markdown = (tmp_path / "results" / "search_efficiency.md").read_text()
     assert "| best reward | +" in markdown and "Wilcoxon" in markdown
+
+
+def test_oneshot_benchmark_picks_the_best_at_the_target_and_spreads_the_rank_sample():
+    import oneshot_vs_multitrial as ovm
+
+    rows = [
+        {"arch": "a", "accuracy": "0.9", "latency_ms": "0.3"},
+        {"arch": "b", "accuracy": "0.8", "latency_ms": "0.2"},
+        {"arch": "c", "accuracy": "0.7", "latency_ms": "0.1"},
+        {"arch": "d", "accuracy": "", "latency_ms": "0.1"},
+    ]
+    assert ovm.best_at_target(rows, 0.25)["arch"] == "b"
+    assert ovm.best_at_target(rows, 0.05) is None
+    many = [{"arch": str(i), "accuracy": str(i / 100)} for i in range(100)]
+    sample = ovm.rank_sample(many, 5)
+    assert [r["arch"] for r in sample] == ["0", "25", "50", "74", "99"]
+    assert ovm.rank_sample(many[:3], 5) == many[:3]

@@ -123,6 +123,7 @@ def test_the_checker_sees_lazy_and_upward_imports(tmp_path, monkeypatch):
         "search.space, search.space_registry, search.controller, search.reward, search.config",
         "mnasnet_tf.specs, mnasnet_tf.arch_string, mnasnet_tf.zoo, search.latency.table",
         "search.adapt.units",
+        "search.oneshot.skeleton, search.oneshot.config, search.oneshot_main",
     ],
 )
 def test_pure_modules_import_no_tensorflow(modules):

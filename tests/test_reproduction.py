@@ -500,3 +500,33 @@ def test_netadapt_section_matches_the_json(repro, tmp_path):
         "| 92.3% | +2.7 | 400 |"
     ) in section
     assert "latency at 32²: 0.1000 → 0.0740 ms (0.74×, target 0.0750 ms) in 6 iterations" in section
+
+
+ONESHOT = {
+    "dataset": "digits", "space": "mobilenetv3-large", "latency_target_ms": 0.2,
+    "budget_seconds": 600.0, "retrain_epochs": 10, "proxy_epochs": 3,
+    "oneshot": {"tunas": {"wall_seconds": 610.0, "distinct_archs": 101}},
+    "multitrial": {"random": {"seconds": 605.0, "trials": 27}},
+    "found": [
+        {"method": "tunas", "arch": "a", "search_accuracy": 0.9, "table_latency_ms": 0.19,
+         "measured_latency_ms": 0.195, "within_target": True, "test_accuracy": 0.95},
+        {"method": "multitrial-random", "arch": "b", "search_accuracy": 0.93,
+         "table_latency_ms": 0.2, "measured_latency_ms": 0.21, "within_target": False,
+         "test_accuracy": 0.96},
+        {"method": "multitrial-reinforce", "arch": None},
+    ],
+    "rank": {"supernet": "tunas", "archs": 20, "spearman": 0.5, "spearman_p": 0.02,
+             "kendall": 0.4},
+}  # fmt: skip
+
+
+def test_oneshot_section_matches_the_json(repro, tmp_path):
+    text = repro.build_report(str(tmp_path))
+    assert "## 8c. One-shot search vs multi-trial search" in text and "Not measured yet" in text
+    (tmp_path / "oneshot_vs_multitrial_digits.json").write_text(json.dumps(ONESHOT))
+    section = repro.build_report(str(tmp_path)).split("## 8c.")[1].split("\n## ")[0]
+    assert "| tunas | 610 s, 101 archs | 90.0% | 0.190 | 0.195 | yes | 95.0% |" in section
+    random_row = "| multitrial-random | 605 s, 27 trials | 93.0% | 0.200 | 0.210 | no | 96.0% |"
+    assert random_row in section
+    assert "| multitrial-reinforce | nothing at ≤ T |" in section
+    assert "Spearman 0.50 (p = 0.02), Kendall 0.40" in section

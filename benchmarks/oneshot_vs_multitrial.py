@@ -1,0 +1,397 @@
+"""One-shot search (TuNAS, DNAS) against multi-trial search (RL, random) at equal wall clock
+(issue 15), and whether weight sharing ranks architectures as stand-alone training does.
+
+1. One-shot: `mnasnet-oneshot` at its defaults, both algorithms, on --dataset / --space with the
+   latency table --latency_table (T: the space's reference model's table latency).
+2. Multi-trial: `mnasnet-search` (REINFORCE on independent categoricals, and random) on the same
+   space, proxy (3 epochs), table latency (`--backend=predictor`) and T, grown 5 trials at a
+   time until its trials' summed seconds reach the one-shot runs' mean wall time.
+3. Found architecture of each method: its best accuracy at ≤ T (one-shot accuracy for one-shot,
+   proxy accuracy for multi-trial), retrained stand-alone with one recipe
+   (`--retrain_epochs`), test accuracy; latency measured end to end on this host (LiteRT,
+   1 thread, thread CPU time, `--rounds` interleaved rounds, median), not predicted.
+4. Rank correlation: `--rank_archs` architectures spread over the TuNAS supernet's one-shot
+   accuracy ranks, each trained stand-alone on the proxy; Spearman and Kendall between one-shot
+   and stand-alone accuracy.
+
+Every stage keeps its files under --workdir and is skipped when done (resumable).
+Writes benchmarks/results/oneshot_vs_multitrial_<dataset>.{json,md,png}.
+Usage: python benchmarks/oneshot_vs_multitrial.py --latency_table=host32.json
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("dataset", "digits", "'digits' or 'folder:<path>'.")
+flags.DEFINE_string("space", "mobilenetv3-large", "Search space.")
+flags.DEFINE_string("latency_table", None, "Whole-space latency table at the proxy resolution.")
+flags.DEFINE_list("algorithms", ["tunas", "dnas"], "One-shot algorithms.")
+flags.DEFINE_list("multitrial", ["reinforce", "random"], "Multi-trial algorithms.")
+flags.DEFINE_integer("retrain_epochs", 10, "Stand-alone training of each found architecture.")
+flags.DEFINE_integer("proxy_epochs", 3, "Stand-alone proxy of the rank correlation.")
+flags.DEFINE_integer("rank_archs", 24, "Architectures of the rank correlation.")
+flags.DEFINE_integer("rounds", 3, "Interleaved latency rounds.")
+flags.DEFINE_integer("runs", 50, "Timed runs per latency measurement.")
+flags.DEFINE_integer("seed", 0, "Seed of every search and training.")
+flags.DEFINE_string("workdir", "/tmp/oneshot_bench", "Where the runs are kept (resumable).")
+flags.DEFINE_string("output_dir", os.path.join(os.path.dirname(__file__), "results"), "Where to.")
+
+BIN = os.path.dirname(sys.executable)
+
+
+def _log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def _read_csv(path: str) -> list[dict[str, str]]:
+    with open(path) as handle:
+        return list(csv.DictReader(handle))
+
+
+def _float(value: str) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+# ---- 1. one-shot ----
+
+
+def run_oneshot(algorithm: str) -> dict:
+    out = os.path.join(FLAGS.workdir, f"oneshot_{algorithm}")
+    summary = os.path.join(out, "summary.json")
+    if not os.path.exists(summary):
+        _log(f"one-shot {algorithm}")
+        command = [
+            os.path.join(BIN, "mnasnet-oneshot"),
+            f"--algorithm={algorithm}",
+            f"--space={FLAGS.space}",
+            f"--dataset={FLAGS.dataset}",
+            f"--latency_table={FLAGS.latency_table}",
+            f"--seed={FLAGS.seed}",
+            f"--output_dir={out}",
+        ]
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    with open(summary) as handle:
+        return json.load(handle)
+
+
+# ---- 2. multi-trial at equal wall clock ----
+
+
+def run_multitrial(algorithm: str, budget_s: float, target_ms: float) -> tuple[list[dict], float]:
+    directory = os.path.join(FLAGS.workdir, "multitrial")
+    project = f"{algorithm}_seed{FLAGS.seed}"
+    trials_csv = os.path.join(directory, project, "trials.csv")
+    trials = 0
+    while True:
+        rows = _read_csv(trials_csv) if os.path.exists(trials_csv) else []
+        done = [r for r in rows if r["status"] == "COMPLETED"]
+        spent = sum(_float(r["seconds"]) for r in done)
+        if spent >= budget_s:
+            return done, spent
+        trials = max(trials, len(rows)) + 5
+        _log(f"multi-trial {algorithm}: {len(done)} trials, {spent:.0f}/{budget_s:.0f} s")
+        command = [
+            os.path.join(BIN, "mnasnet-search"),
+            f"--space={FLAGS.space}",
+            f"--algorithm={algorithm}",
+            f"--dataset={FLAGS.dataset}",
+            "--backend=predictor",
+            f"--predictor_table={FLAGS.latency_table}",
+            "--latency_image_size=32",
+            f"--latency_target_ms={target_ms}",
+            f"--max_trials={trials}",
+            "--references=",
+            "--train_references=false",
+            "--export=false",
+            "--train_verbose=0",
+            f"--seed={FLAGS.seed}",
+            f"--directory={directory}",
+            f"--project_name={project}",
+        ]
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+
+
+def best_at_target(rows: list[dict], target_ms: float) -> dict | None:
+    """The row with the highest accuracy among those with latency ≤ T."""
+    within = [
+        r
+        for r in rows
+        if _float(r["latency_ms"]) <= target_ms and _float(r["accuracy"]) == _float(r["accuracy"])
+    ]
+    return max(within, key=lambda r: _float(r["accuracy"])) if within else None
+
+
+# ---- 3. stand-alone training and end-to-end latency ----
+
+
+def _data():
+    from mnasnet_tf import data
+
+    common = {"image_size": 32, "batch_size": 64, "seed": FLAGS.seed}
+    train, info = data.load(FLAGS.dataset, split="train", **common)
+    validation, _ = data.load(FLAGS.dataset, split="validation", **common)
+    test, _ = data.load(FLAGS.dataset, split="test", **common)
+    return train, validation, test, info.num_classes
+
+
+def train_standalone(arch_text: str, epochs: int, cache: dict, key: str) -> dict:
+    if key in cache:
+        return cache[key]
+    import keras
+
+    from mnasnet_tf import arch_string, builder, proxy_train
+    from mnasnet_tf import eval as eval_lib
+    from search import space_registry
+
+    space = space_registry.get_space(FLAGS.space)
+    arch = arch_string.decode(arch_text, **space.conventions)
+    train, validation, test, classes = _data()
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(FLAGS.seed)
+    model = builder.build_model(arch, input_shape=(32, 32, 3), classes=classes)
+    result = proxy_train.train_proxy(model, train, validation, epochs=epochs)
+    test_top1 = eval_lib.evaluate_keras(model, test).top1
+    cache[key] = {
+        "validation_accuracy": result.val_accuracy,
+        "test_accuracy": float(test_top1),
+        "seconds": result.seconds,
+    }
+    return cache[key]
+
+
+def measure(archs: dict[str, str], classes: int) -> dict[str, float]:
+    import statistics
+
+    from mnasnet_tf import arch_string
+    from search import space_registry
+    from search.latency.meter import LatencyMeter
+
+    space = space_registry.get_space(FLAGS.space)
+    specs = {k: arch_string.decode(v, **space.conventions) for k, v in archs.items()}
+    times: dict[str, list[float]] = {k: [] for k in specs}
+    with LatencyMeter("local", image_size=32, classes=classes, runs=FLAGS.runs) as meter:
+        for r in range(FLAGS.rounds):
+            order = list(specs) if r % 2 == 0 else list(reversed(specs))
+            for key in order:
+                meter.forget(specs[key])
+                times[key].append(meter.figure(meter.measure(specs[key], name=key)))
+    return {k: float(statistics.median(v)) for k, v in times.items()}
+
+
+# ---- 4. rank correlation ----
+
+
+def rank_sample(rows: list[dict], count: int) -> list[dict]:
+    ordered = sorted(rows, key=lambda r: _float(r["accuracy"]))
+    if len(ordered) <= count:
+        return ordered
+    step = (len(ordered) - 1) / (count - 1)
+    return [ordered[round(i * step)] for i in range(count)]
+
+
+def _cache(name: str) -> tuple[dict, str]:
+    path = os.path.join(FLAGS.workdir, name)
+    if os.path.exists(path):
+        with open(path) as handle:
+            return json.load(handle), path
+    return {}, path
+
+
+def _save(data: dict, path: str) -> None:
+    with open(path + ".tmp", "w") as handle:
+        json.dump(data, handle, indent=1)
+    os.replace(path + ".tmp", path)
+
+
+def main(argv) -> None:
+    del argv
+    if not FLAGS.latency_table:
+        raise app.UsageError("--latency_table is required (a whole-space table at 32²)")
+    os.makedirs(FLAGS.workdir, exist_ok=True)
+    started = time.time()
+    oneshot = {a: run_oneshot(a) for a in FLAGS.algorithms}
+    target = next(iter(oneshot.values()))["latency_target_ms"]
+    budget = sum(s["wall_seconds"] for s in oneshot.values()) / len(oneshot)
+    found: dict[str, dict] = {}
+    for algorithm in FLAGS.algorithms:
+        rows = _read_csv(os.path.join(FLAGS.workdir, f"oneshot_{algorithm}", "trials.csv"))
+        found[algorithm] = best_at_target(rows, target) or {}
+    multitrial = {}
+    for algorithm in FLAGS.multitrial:
+        rows, spent = run_multitrial(algorithm, budget, target)
+        multitrial[algorithm] = {"trials": len(rows), "seconds": spent}
+        found[f"multitrial-{algorithm}"] = best_at_target(rows, target) or {}
+    cache, cache_path = _cache("standalone.json")
+    _, _, _, classes = _data()
+    rows_out = []
+    for method, row in found.items():
+        if not row:
+            rows_out.append({"method": method, "arch": None})
+            continue
+        _log(f"retraining the architecture {method} found")
+        trained = train_standalone(row["arch"], FLAGS.retrain_epochs, cache, f"retrain:{method}")
+        _save(cache, cache_path)
+        rows_out.append(
+            {
+                "method": method,
+                "arch": row["arch"],
+                "search_accuracy": _float(row["accuracy"]),
+                "table_latency_ms": _float(row["latency_ms"]),
+                **trained,
+            }
+        )
+    from search import space_registry
+
+    space = space_registry.get_space(FLAGS.space)
+    from mnasnet_tf import arch_string
+
+    reference = arch_string.encode(space.to_arch(space.default_choices()))
+    trained = train_standalone(reference, FLAGS.retrain_epochs, cache, "retrain:reference")
+    _save(cache, cache_path)
+    rows_out.append({"method": "reference (space default)", "arch": reference, **trained})
+    _log("measuring latency end to end")
+    latency = measure({r["method"]: r["arch"] for r in rows_out if r["arch"]}, classes)
+    for row in rows_out:
+        row["measured_latency_ms"] = latency.get(row["method"])
+        row["within_target"] = (
+            None if row["measured_latency_ms"] is None else row["measured_latency_ms"] <= target
+        )
+    # rank correlation over the TuNAS supernet's evaluated architectures
+    import numpy as np
+    from scipy import stats
+
+    source = FLAGS.algorithms[0]
+    rows = _read_csv(os.path.join(FLAGS.workdir, f"oneshot_{source}", "trials.csv"))
+    sample = rank_sample(rows, FLAGS.rank_archs)
+    pairs = []
+    for i, row in enumerate(sample):
+        _log(f"rank correlation: proxy {i + 1}/{len(sample)}")
+        trained = train_standalone(row["arch"], FLAGS.proxy_epochs, cache, f"proxy:{row['arch']}")
+        _save(cache, cache_path)
+        pairs.append((_float(row["accuracy"]), trained["validation_accuracy"], row["arch"]))
+    one_shot = np.array([p[0] for p in pairs])
+    standalone = np.array([p[1] for p in pairs])
+    rank = {
+        "supernet": source,
+        "archs": len(pairs),
+        "spearman": float(stats.spearmanr(one_shot, standalone).statistic),
+        "spearman_p": float(stats.spearmanr(one_shot, standalone).pvalue),
+        "kendall": float(stats.kendalltau(one_shot, standalone).statistic),
+        "pairs": [{"one_shot": a, "standalone": b, "arch": c} for a, b, c in pairs],
+    }
+    result = {
+        "dataset": FLAGS.dataset,
+        "space": FLAGS.space,
+        "latency_table": FLAGS.latency_table,
+        "latency_target_ms": target,
+        "budget_seconds": budget,
+        "retrain_epochs": FLAGS.retrain_epochs,
+        "proxy_epochs": FLAGS.proxy_epochs,
+        "oneshot": {
+            a: {
+                k: s[k]
+                for k in (
+                    "wall_seconds",
+                    "search_seconds",
+                    "evaluate_seconds",
+                    "distinct_archs",
+                    "epochs",
+                    "policy_steps",
+                    "final_entropy",
+                )
+            }
+            for a, s in oneshot.items()
+        },
+        "multitrial": multitrial,
+        "found": rows_out,
+        "rank": rank,
+        "seconds": time.time() - started,
+        "command": " ".join(sys.argv),
+    }
+    write_results(result)
+
+
+def write_results(result: dict) -> None:
+    name = f"oneshot_vs_multitrial_{result['dataset'].replace('folder:', '').split('/')[-1]}"
+    base = os.path.join(FLAGS.output_dir, name)
+    with open(base + ".json", "w") as handle:
+        json.dump(result, handle, indent=1)
+    target = result["latency_target_ms"]
+    lines = [
+        f"# One-shot vs multi-trial search on {result['dataset']} ({result['space']})",
+        "",
+        f"T = {target:.3f} ms (the space's reference model in the table, 32², this host). "
+        f"Budget per method: {result['budget_seconds']:.0f} s of wall clock (the one-shot runs' "
+        f"mean). Found architectures retrained stand-alone for {result['retrain_epochs']} "
+        "epochs; latency measured end to end (LiteRT, 1 thread, thread CPU, median of "
+        "interleaved rounds).",
+        "",
+        "| method | budget used | search accuracy | table ms | measured ms | ≤ T | test accuracy |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in result["found"]:
+        method = row["method"]
+        if not row.get("arch"):
+            lines.append(f"| {method} | | nothing found at ≤ T | | | | |")
+            continue
+        if method in result["oneshot"]:
+            used = (
+                f"{result['oneshot'][method]['wall_seconds']:.0f} s, "
+                f"{result['oneshot'][method]['distinct_archs']} archs"
+            )
+        elif method.startswith("multitrial-"):
+            info = result["multitrial"][method.split("-", 1)[1]]
+            used = f"{info['seconds']:.0f} s, {info['trials']} trials"
+        else:
+            used = "—"
+        search_acc = row.get("search_accuracy")
+        lines.append(
+            f"| {method} | {used} | "
+            f"{'' if search_acc is None else f'{search_acc:.3f}'} | "
+            f"{row.get('table_latency_ms', float('nan')):.3f} | "
+            f"{row['measured_latency_ms']:.3f} | {'yes' if row['within_target'] else 'no'} | "
+            f"{row['test_accuracy']:.3f} |"
+        )
+    rank = result["rank"]
+    lines += [
+        "",
+        f"Rank correlation over {rank['archs']} architectures of the {rank['supernet']} "
+        f"supernet (one-shot accuracy vs {result['proxy_epochs']}-epoch stand-alone proxy): "
+        f"Spearman {rank['spearman']:.2f} (p = {rank['spearman_p']:.3g}), Kendall "
+        f"{rank['kendall']:.2f}.",
+        "",
+        f"Generated by `{result['command']}` in {result['seconds'] / 60:.0f} min.",
+    ]
+    with open(base + ".md", "w") as handle:
+        handle.write("\n".join(lines) + "\n")
+    from search import report
+
+    plt = report._pyplot()
+    figure, axes = plt.subplots(figsize=(5, 4))
+    pairs = rank["pairs"]
+    axes.scatter([p["one_shot"] for p in pairs], [p["standalone"] for p in pairs], s=16)
+    axes.set_xlabel("one-shot accuracy (shared weights)")
+    axes.set_ylabel(f"stand-alone proxy accuracy ({result['proxy_epochs']} epochs)")
+    axes.set_title(f"Spearman {rank['spearman']:.2f} over {rank['archs']} architectures")
+    axes.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(base + ".png", dpi=120)
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    app.run(main)
