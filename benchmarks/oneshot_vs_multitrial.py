@@ -4,8 +4,9 @@
 1. One-shot: `mnasnet-oneshot` at its defaults, both algorithms, on --dataset / --space with the
    latency table --latency_table (T: the space's reference model's table latency).
 2. Multi-trial: `mnasnet-search` (REINFORCE on independent categoricals, and random) on the same
-   space, proxy (3 epochs), table latency (`--backend=predictor`) and T, grown 5 trials at a
-   time until its trials' summed seconds reach the one-shot runs' mean wall time.
+   space, proxy (3 epochs), table latency (`--backend=predictor`) and T, for as many trials as
+   the one-shot runs' mean wall time buys at `--trial_seconds` per trial (an idle machine's
+   figure, so other work running beside the benchmark does not shrink the budget).
 3. Found architecture of each method: its best accuracy at ≤ T (one-shot accuracy for one-shot,
    proxy accuracy for multi-trial), retrained stand-alone with one recipe
    (`--retrain_epochs`), test accuracy; latency measured end to end on this host (LiteRT,
@@ -38,6 +39,14 @@ flags.DEFINE_string("space", "mobilenetv3-large", "Search space.")
 flags.DEFINE_string("latency_table", None, "Whole-space latency table at the proxy resolution.")
 flags.DEFINE_list("algorithms", ["tunas", "dnas"], "One-shot algorithms.")
 flags.DEFINE_list("multitrial", ["reinforce", "random"], "Multi-trial algorithms.")
+flags.DEFINE_float(
+    "trial_seconds",
+    18.0,
+    "Seconds one multi-trial trial costs on an idle machine (median 17.9 s in "
+    "benchmarks/results/trial_cost_after.md): "
+    "the multi-trial budget is the one-shot wall time divided by it, so other work on the "
+    "machine does not shrink it.",
+)
 flags.DEFINE_integer("retrain_epochs", 10, "Stand-alone training of each found architecture.")
 flags.DEFINE_integer("proxy_epochs", 3, "Stand-alone proxy of the rank correlation.")
 flags.DEFINE_integer("rank_archs", 24, "Architectures of the rank correlation.")
@@ -91,19 +100,18 @@ def run_oneshot(algorithm: str) -> dict:
 # ---- 2. multi-trial at equal wall clock ----
 
 
-def run_multitrial(algorithm: str, budget_s: float, target_ms: float) -> tuple[list[dict], float]:
+def run_multitrial(algorithm: str, budget: int, target_ms: float) -> tuple[list[dict], float]:
     directory = os.path.join(FLAGS.workdir, "multitrial")
     project = f"{algorithm}_seed{FLAGS.seed}"
     trials_csv = os.path.join(directory, project, "trials.csv")
-    trials = 0
     while True:
         rows = _read_csv(trials_csv) if os.path.exists(trials_csv) else []
         done = [r for r in rows if r["status"] == "COMPLETED"]
         spent = sum(_float(r["seconds"]) for r in done)
-        if spent >= budget_s:
-            return done, spent
-        trials = max(trials, len(rows)) + 5
-        _log(f"multi-trial {algorithm}: {len(done)} trials, {spent:.0f}/{budget_s:.0f} s")
+        if len(rows) >= budget:
+            return done[:budget], spent
+        trials = budget
+        _log(f"multi-trial {algorithm}: {len(done)} of {budget} trials")
         command = [
             os.path.join(BIN, "mnasnet-search"),
             f"--space={FLAGS.space}",
@@ -226,13 +234,14 @@ def main(argv) -> None:
     oneshot = {a: run_oneshot(a) for a in FLAGS.algorithms}
     target = next(iter(oneshot.values()))["latency_target_ms"]
     budget = sum(s["wall_seconds"] for s in oneshot.values()) / len(oneshot)
+    trial_budget = max(1, round(budget / FLAGS.trial_seconds))
     found: dict[str, dict] = {}
     for algorithm in FLAGS.algorithms:
         rows = _read_csv(os.path.join(FLAGS.workdir, f"oneshot_{algorithm}", "trials.csv"))
         found[algorithm] = best_at_target(rows, target) or {}
     multitrial = {}
     for algorithm in FLAGS.multitrial:
-        rows, spent = run_multitrial(algorithm, budget, target)
+        rows, spent = run_multitrial(algorithm, trial_budget, target)
         multitrial[algorithm] = {"trials": len(rows), "seconds": spent}
         found[f"multitrial-{algorithm}"] = best_at_target(rows, target) or {}
     cache, cache_path = _cache("standalone.json")
@@ -299,6 +308,8 @@ def main(argv) -> None:
         "latency_table": FLAGS.latency_table,
         "latency_target_ms": target,
         "budget_seconds": budget,
+        "trial_seconds": FLAGS.trial_seconds,
+        "trial_budget": trial_budget,
         "retrain_epochs": FLAGS.retrain_epochs,
         "proxy_epochs": FLAGS.proxy_epochs,
         "oneshot": {
@@ -336,7 +347,8 @@ def write_results(result: dict) -> None:
         "",
         f"T = {target:.3f} ms (the space's reference model in the table, 32², this host). "
         f"Budget per method: {result['budget_seconds']:.0f} s of wall clock (the one-shot runs' "
-        f"mean). Found architectures retrained stand-alone for {result['retrain_epochs']} "
+        f"mean), i.e. {result['trial_budget']} multi-trial trials at "
+        f"{result['trial_seconds']:.0f} s each. Found architectures retrained stand-alone for {result['retrain_epochs']} "
         "epochs; latency measured end to end (LiteRT, 1 thread, thread CPU, median of "
         "interleaved rounds).",
         "",
