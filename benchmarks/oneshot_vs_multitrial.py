@@ -11,9 +11,9 @@
    proxy accuracy for multi-trial), retrained stand-alone with one recipe
    (`--retrain_epochs`), test accuracy; latency measured end to end on this host (LiteRT,
    1 thread, thread CPU time, `--rounds` interleaved rounds, median), not predicted.
-4. Rank correlation: `--rank_archs` architectures spread over the TuNAS supernet's one-shot
-   accuracy ranks, each trained stand-alone on the proxy; Spearman and Kendall between one-shot
-   and stand-alone accuracy.
+4. Rank correlation: every architecture the multi-trial searches trained stand-alone (3-epoch
+   proxy, validation split), scored again with the TuNAS supernet's shared weights on the same
+   split; Spearman and Kendall between one-shot and stand-alone accuracy.
 
 Every stage keeps its files under --workdir and is skipped when done (resumable).
 Writes benchmarks/results/oneshot_vs_multitrial_<dataset>.{json,md,png}.
@@ -48,8 +48,7 @@ flags.DEFINE_float(
     "machine does not shrink it.",
 )
 flags.DEFINE_integer("retrain_epochs", 10, "Stand-alone training of each found architecture.")
-flags.DEFINE_integer("proxy_epochs", 3, "Stand-alone proxy of the rank correlation.")
-flags.DEFINE_integer("rank_archs", 24, "Architectures of the rank correlation.")
+flags.DEFINE_integer("proxy_epochs", 3, "The multi-trial searches' proxy epochs.")
 flags.DEFINE_integer("rounds", 3, "Interleaved latency rounds.")
 flags.DEFINE_integer("runs", 50, "Timed runs per latency measurement.")
 flags.DEFINE_integer("seed", 0, "Seed of every search and training.")
@@ -122,6 +121,7 @@ def run_multitrial(algorithm: str, budget: int, target_ms: float) -> tuple[list[
             "--latency_image_size=32",
             f"--latency_target_ms={target_ms}",
             f"--max_trials={trials}",
+            f"--epochs_per_trial={FLAGS.proxy_epochs}",
             "--references=",
             "--train_references=false",
             "--export=false",
@@ -203,12 +203,33 @@ def measure(archs: dict[str, str], classes: int) -> dict[str, float]:
 # ---- 4. rank correlation ----
 
 
-def rank_sample(rows: list[dict], count: int) -> list[dict]:
-    ordered = sorted(rows, key=lambda r: _float(r["accuracy"]))
-    if len(ordered) <= count:
-        return ordered
-    step = (len(ordered) - 1) / (count - 1)
-    return [ordered[round(i * step)] for i in range(count)]
+def one_shot_accuracies(algorithm: str, archs: list[str], cache: dict, cache_path: str) -> dict:
+    """One-shot accuracy (the finished supernet's weights, whole validation split) of each of
+    `archs`; cached."""
+    missing = [a for a in archs if f"oneshot:{algorithm}:{a}" not in cache]
+    if missing:
+        from mnasnet_tf import arch_string
+        from search.oneshot import outputs
+        from search.oneshot import search as oneshot_search
+        from search.oneshot.config import OneShotConfig
+
+        config = OneShotConfig(
+            output_dir=os.path.join(FLAGS.workdir, f"oneshot_{algorithm}"),
+            algorithm=algorithm,
+            space=FLAGS.space,
+            dataset=FLAGS.dataset,
+            latency_table=FLAGS.latency_table,
+            seed=FLAGS.seed,
+        )
+        search = oneshot_search.Search(config)
+        outputs.Checkpoint(config).load(search.net, search.policy, search.optimizer)
+        for i, text in enumerate(missing):
+            arch = arch_string.decode(text, **search.space.conventions)
+            cache[f"oneshot:{algorithm}:{text}"] = search.accuracy(arch)
+            if i % 10 == 9:
+                _log(f"one-shot accuracy of multi-trial architectures: {i + 1}/{len(missing)}")
+        _save(cache, cache_path)
+    return {a: cache[f"oneshot:{algorithm}:{a}"] for a in archs}
 
 
 def _cache(name: str) -> tuple[dict, str]:
@@ -279,19 +300,20 @@ def main(argv) -> None:
         row["within_target"] = (
             None if row["measured_latency_ms"] is None else row["measured_latency_ms"] <= target
         )
-    # rank correlation over the TuNAS supernet's evaluated architectures
+    # rank correlation: the multi-trial runs' architectures (already trained stand-alone on the
+    # same 3-epoch proxy, scored on the same validation split), scored again with the weights of
+    # the first one-shot algorithm's supernet
     import numpy as np
     from scipy import stats
 
     source = FLAGS.algorithms[0]
-    rows = _read_csv(os.path.join(FLAGS.workdir, f"oneshot_{source}", "trials.csv"))
-    sample = rank_sample(rows, FLAGS.rank_archs)
-    pairs = []
-    for i, row in enumerate(sample):
-        _log(f"rank correlation: proxy {i + 1}/{len(sample)}")
-        trained = train_standalone(row["arch"], FLAGS.proxy_epochs, cache, f"proxy:{row['arch']}")
-        _save(cache, cache_path)
-        pairs.append((_float(row["accuracy"]), trained["validation_accuracy"], row["arch"]))
+    standalone_rows = {}
+    for algorithm in FLAGS.multitrial:
+        rows, _ = run_multitrial(algorithm, trial_budget, target)
+        for row in rows:
+            standalone_rows.setdefault(row["arch"], _float(row["accuracy"]))
+    one_shot_scores = one_shot_accuracies(source, list(standalone_rows), cache, cache_path)
+    pairs = [(one_shot_scores[a], standalone_rows[a], a) for a in standalone_rows]
     one_shot = np.array([p[0] for p in pairs])
     standalone = np.array([p[1] for p in pairs])
     rank = {
@@ -348,9 +370,9 @@ def write_results(result: dict) -> None:
         f"T = {target:.3f} ms (the space's reference model in the table, 32², this host). "
         f"Budget per method: {result['budget_seconds']:.0f} s of wall clock (the one-shot runs' "
         f"mean), i.e. {result['trial_budget']} multi-trial trials at "
-        f"{result['trial_seconds']:.0f} s each. Found architectures retrained stand-alone for {result['retrain_epochs']} "
-        "epochs; latency measured end to end (LiteRT, 1 thread, thread CPU, median of "
-        "interleaved rounds).",
+        f"{result['trial_seconds']:.0f} s each. Found architectures retrained stand-alone for "
+        f"{result['retrain_epochs']} epochs; latency measured end to end "
+        "(LiteRT, 1 thread, thread CPU, median of interleaved rounds).",
         "",
         "| method | budget used | search accuracy | table ms | measured ms | ≤ T | test accuracy |",
         "|---|---|---|---|---|---|---|",
@@ -381,8 +403,9 @@ def write_results(result: dict) -> None:
     rank = result["rank"]
     lines += [
         "",
-        f"Rank correlation over {rank['archs']} architectures of the {rank['supernet']} "
-        f"supernet (one-shot accuracy vs {result['proxy_epochs']}-epoch stand-alone proxy): "
+        f"Rank correlation over the {rank['archs']} architectures the multi-trial searches "
+        f"trained ({result['proxy_epochs']}-epoch stand-alone proxy) against their one-shot "
+        f"accuracy with the {rank['supernet']} supernet's weights: "
         f"Spearman {rank['spearman']:.2f} (p = {rank['spearman_p']:.3g}), Kendall "
         f"{rank['kendall']:.2f}.",
         "",

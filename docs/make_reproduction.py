@@ -1001,8 +1001,9 @@ def section_oneshot(data: Mapping[str, Any] | None) -> list[str]:
         "`mnasnet-search` (REINFORCE on independent categoricals, and random; 3-epoch proxy) "
         f"given the same wall clock ({fmt(data['budget_seconds'], 0)} s, the one-shot runs' "
         f"mean, which buys {data.get('trial_budget', '?')} trials at "
-        f"{fmt(data.get('trial_seconds'), 0)} s each on an idle machine), all with table latency at 32² and T = {fmt(target, 3)} ms (the space's "
-        "reference model in the table). Each method's best architecture at ≤ T is retrained "
+        f"{fmt(data.get('trial_seconds'), 0)} s each on an idle machine), all with table latency "
+        f"at 32² and T = {fmt(target, 3)} ms (the space's reference model in the table). "
+        "Each method's best architecture at ≤ T is retrained "
         f"stand-alone for {data['retrain_epochs']} epochs and its latency measured end to end "
         "(LiteRT, 1 thread, median of interleaved rounds). Test split: 360 images "
         "(1 image = 0.28 points).",
@@ -1048,9 +1049,10 @@ def section_oneshot(data: Mapping[str, Any] | None) -> list[str]:
     rank = data["rank"]
     lines += [
         "",
-        f"**Can weight sharing be trusted here?** Over {rank['archs']} architectures of the "
-        f"{rank['supernet']} supernet spread over its one-shot accuracy ranks, one-shot accuracy "
-        f"against the {data['proxy_epochs']}-epoch stand-alone proxy: Spearman "
+        f"**Can weight sharing be trusted here?** Over the {rank['archs']} architectures the "
+        f"multi-trial searches trained stand-alone ({data['proxy_epochs']}-epoch proxy), their "
+        f"one-shot accuracy with the {rank['supernet']} supernet's weights against their "
+        "stand-alone accuracy: Spearman "
         f"{fmt(rank['spearman'])} (p = {rank['spearman_p']:.2g}), Kendall {fmt(rank['kendall'])} "
         "(scatter: oneshot_vs_multitrial_digits.png).",
     ]
