@@ -253,6 +253,7 @@ def results(tmp_path):
         ("train_throughput", THROUGHPUT),
         ("int8_agreement", INT8),
         ("netadapt_vs_multiplier", NETADAPT),
+        ("oneshot_vs_multitrial_digits", ONESHOT),
         ("proxy_check_digits", PROXY_CHECK),
         ("proxy_check_digits_m", PROXY_CHECK_DIGITS_M),
         ("search_verdict_digits", VERDICT),
