@@ -34,26 +34,33 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from absl import app, flags  # noqa: E402
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("dataset", "digits", "'digits' or 'folder:<path>'.")
-flags.DEFINE_string("space", "mobilenetv3-large", "Search space.")
-flags.DEFINE_string("latency_table", None, "Whole-space latency table at the proxy resolution.")
-flags.DEFINE_list("algorithms", ["tunas", "dnas"], "One-shot algorithms.")
-flags.DEFINE_list("multitrial", ["reinforce", "random"], "Multi-trial algorithms.")
-flags.DEFINE_float(
-    "trial_seconds",
-    18.0,
-    "Seconds one multi-trial trial costs on an idle machine (median 17.9 s in "
-    "benchmarks/results/trial_cost_after.md): "
-    "the multi-trial budget is the one-shot wall time divided by it, so other work on the "
-    "machine does not shrink it.",
-)
-flags.DEFINE_integer("retrain_epochs", 10, "Stand-alone training of each found architecture.")
-flags.DEFINE_integer("proxy_epochs", 3, "The multi-trial searches' proxy epochs.")
-flags.DEFINE_integer("rounds", 3, "Interleaved latency rounds.")
-flags.DEFINE_integer("runs", 50, "Timed runs per latency measurement.")
-flags.DEFINE_integer("seed", 0, "Seed of every search and training.")
-flags.DEFINE_string("workdir", "/tmp/oneshot_bench", "Where the runs are kept (resumable).")
-flags.DEFINE_string("output_dir", os.path.join(os.path.dirname(__file__), "results"), "Where to.")
+
+
+def _define_flags() -> None:
+    """The flags (defined only when run as a script, so tests can import the helpers)."""
+    flags.DEFINE_string("dataset", "digits", "'digits' or 'folder:<path>'.")
+    flags.DEFINE_string("space", "mobilenetv3-large", "Search space.")
+    flags.DEFINE_string("latency_table", None, "Whole-space latency table at the proxy resolution.")
+    flags.DEFINE_list("algorithms", ["tunas", "dnas"], "One-shot algorithms.")
+    flags.DEFINE_list("multitrial", ["reinforce", "random"], "Multi-trial algorithms.")
+    flags.DEFINE_float(
+        "trial_seconds",
+        18.0,
+        "Seconds one multi-trial trial costs on an idle machine (median 17.9 s in "
+        "benchmarks/results/trial_cost_after.md): "
+        "the multi-trial budget is the one-shot wall time divided by it, so other work on the "
+        "machine does not shrink it.",
+    )
+    flags.DEFINE_integer("retrain_epochs", 10, "Stand-alone training of each found architecture.")
+    flags.DEFINE_integer("proxy_epochs", 3, "The multi-trial searches' proxy epochs.")
+    flags.DEFINE_integer("rounds", 3, "Interleaved latency rounds.")
+    flags.DEFINE_integer("runs", 50, "Timed runs per latency measurement.")
+    flags.DEFINE_integer("seed", 0, "Seed of every search and training.")
+    flags.DEFINE_string("workdir", "/tmp/oneshot_bench", "Where the runs are kept (resumable).")
+    flags.DEFINE_string(
+        "output_dir", os.path.join(os.path.dirname(__file__), "results"), "Where to."
+    )
+
 
 BIN = os.path.dirname(sys.executable)
 
@@ -429,4 +436,5 @@ def write_results(result: dict) -> None:
 
 
 if __name__ == "__main__":
+    _define_flags()
     app.run(main)
