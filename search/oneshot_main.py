@@ -137,15 +137,15 @@ def format_summary(summary: dict[str, Any], output_dir: str) -> str:
 def _main(argv: Sequence[str]) -> None:
     from absl import app, flags
 
-    from search.oneshot import search
-
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     logging.getLogger("absl").setLevel(logging.WARNING)
     logging.getLogger("mnasnet_tf.oneshot").setLevel(logging.INFO)
     start = time.perf_counter()
     try:
-        config = config_from_flags(flags.FLAGS)
+        config = config_from_flags(flags.FLAGS)  # bad flags fail before TensorFlow loads
+        from search.oneshot import search
+
         summary = search.run(config)
     except (ValueError, FileNotFoundError) as error:
         raise app.UsageError(str(error)) from None

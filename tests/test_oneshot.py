@@ -221,7 +221,6 @@ def test_relaxed_gates_are_one_forward_and_carry_the_latency_gradient():
             seen_gates.append(gates)
             return tf.zeros((2, 4)) + tf.reduce_sum(gates) * 0.0
 
-    gate_indices = np.array([[0, 3, 6]], dtype=np.int32)  # d0 c0, d1 c0, the constant
     policy._step_fn = None
     for _ in range(60):
         choices, noise = policy.gumbel()
@@ -240,7 +239,6 @@ def test_relaxed_gates_are_one_forward_and_carry_the_latency_gradient():
             marginal_us=marginal,
             gate_indices=idx,
         )
-    del gate_indices
     assert seen_gates  # traced at least once
     p = policy.probabilities()
     assert p[0, 0] > 0.6 and p[1, 2] > p[1, 0]  # the faster choices gained

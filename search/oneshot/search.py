@@ -14,7 +14,6 @@ Imports TensorFlow; read by the binary (search/oneshot_main.py) and the Python A
 from __future__ import annotations
 
 import logging
-import math
 import os
 import time
 from collections.abc import Sequence
@@ -227,7 +226,6 @@ class Search:
         return float(np.mean(losses))
 
     def _policy_step(self, epoch: int, images: Any, labels: Any) -> dict[str, Any]:
-        config = self.config
         if isinstance(self.policy, TunasPolicy):
             choices = self.policy.sample()
             arch = self.space.to_arch(choices)
@@ -264,7 +262,6 @@ class Search:
             accuracy = float("nan")
             reward = -diagnostics["loss"]
             extra = {"baseline": "", "temperature": tau, "ce": diagnostics["ce"]}
-        del config
         return {
             "epoch": epoch,
             "arch": arch_string.encode(arch),
@@ -392,9 +389,3 @@ def run(config: OneShotConfig, *, progress: bool = True) -> dict[str, Any]:
         evaluate_seconds=evaluate_seconds,
         wall_seconds=time.time() - started,
     )
-
-
-def mean_or_nan(values: Sequence[float]) -> float:
-    """Mean of the finite values (NaN if none)."""
-    finite = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
-    return float(np.mean(finite)) if finite else float("nan")
