@@ -985,19 +985,49 @@ def section_netadapt(data: Mapping[str, Any] | None) -> list[str]:
     return lines
 
 
-def section_oneshot(data: Mapping[str, Any] | None) -> list[str]:
+ONESHOT_RUNS = (("oneshot_vs_multitrial_digits", 360), ("oneshot_vs_multitrial_digits_m", 1080))
+
+
+def section_oneshot(runs: Mapping[str, Mapping[str, Any] | None]) -> list[str]:
     """One-shot search (TuNAS, DNAS) against multi-trial search at equal wall clock, and the
-    rank correlation of one-shot with stand-alone accuracy."""
+    rank correlation of one-shot with stand-alone accuracy; one subsection per data set
+    (`runs`: result name → its JSON, or None when not measured)."""
     lines = ["## 8c. One-shot search vs multi-trial search", ""]
-    if data is None:
+    measured = {name: data for name, data in runs.items() if data is not None}
+    if not measured:
         return lines + [
             "Not measured yet: run `python benchmarks/oneshot_vs_multitrial.py "
             "--latency_table=…` (writes oneshot_vs_multitrial_digits.json)."
         ]
+    test_images = dict(ONESHOT_RUNS)
+    for name, data in measured.items():
+        lines += _oneshot_run(name, data, data.get("test_images") or test_images.get(name))
+    return lines
+
+
+def _oneshot_run(name: str, data: Mapping[str, Any], test_images: int | None) -> list[str]:
     target = data["latency_target_ms"]
-    lines += [
+    settings = {a: s for a, s in data.get("oneshot_settings", {}).items() if s}
+    how = (
+        "at its defaults except "
+        + "; ".join(
+            f"{a}: "
+            + ", ".join(f"{k} {fmt(v, 3) if isinstance(v, float) else v}" for k, v in s.items())
+            for a, s in settings.items()
+        )
+        if settings
+        else "at its defaults"
+    )
+    images = (
+        f" Test split: {test_images} images (1 image = {100 / test_images:.2g} points)."
+        if test_images
+        else ""
+    )
+    lines = [
+        f"### {data['dataset']}",
+        "",
         f"`benchmarks/oneshot_vs_multitrial.py` on {data['dataset']}, space "
-        f"`{data['space']}`: `mnasnet-oneshot` at its defaults (both algorithms) against "
+        f"`{data['space']}`: `mnasnet-oneshot` {how} (both algorithms) against "
         "`mnasnet-search` (REINFORCE on independent categoricals, and random; 3-epoch proxy) "
         f"given the same wall clock ({fmt(data['budget_seconds'], 0)} s, the one-shot runs' "
         f"mean, which buys {data.get('trial_budget', '?')} trials at "
@@ -1005,8 +1035,7 @@ def section_oneshot(data: Mapping[str, Any] | None) -> list[str]:
         f"at 32² and T = {fmt(target, 3)} ms (the space's reference model in the table). "
         "Each method's best architecture at ≤ T is retrained "
         f"stand-alone for {data['retrain_epochs']} epochs and its latency measured end to end "
-        "(LiteRT, 1 thread, median of interleaved rounds). Test split: 360 images "
-        "(1 image = 0.28 points).",
+        f"(LiteRT, 1 thread, median of interleaved rounds).{images}",
         "",
     ]
     rows = []
@@ -1054,7 +1083,8 @@ def section_oneshot(data: Mapping[str, Any] | None) -> list[str]:
         f"one-shot accuracy with the {rank['supernet']} supernet's weights against their "
         "stand-alone accuracy: Spearman "
         f"{fmt(rank['spearman'])} (p = {rank['spearman_p']:.2g}), Kendall {fmt(rank['kendall'])} "
-        "(scatter: oneshot_vs_multitrial_digits.png).",
+        f"(scatter: {name}.png).",
+        "",
     ]
     return lines
 
@@ -1121,7 +1151,7 @@ def build_report(results_dir: str) -> str:
             {name: load_result(results_dir, name) for name, *_ in PROXY_CHECKS}, results_dir
         ),
         section_netadapt(load_result(results_dir, "netadapt_vs_multiplier")),
-        section_oneshot(load_result(results_dir, "oneshot_vs_multitrial_digits")),
+        section_oneshot({name: load_result(results_dir, name) for name, _ in ONESHOT_RUNS}),
         section_limits(),
     ]
     return "\n\n".join("\n".join(part) for part in parts) + "\n"

@@ -148,3 +148,14 @@ def test_oneshot_benchmark_picks_the_best_at_the_target():
     ]
     assert ovm.best_at_target(rows, 0.25)["arch"] == "b"
     assert ovm.best_at_target(rows, 0.05) is None
+
+
+def test_oneshot_benchmark_scales_the_dnas_temperature_decay_to_its_epochs():
+    import oneshot_vs_multitrial as ovm
+
+    decay = ovm.scaled_decay(0.956, 100, 25)
+    assert decay**25 == pytest.approx(0.956**100)
+    assert ovm.scaled_decay(0.956, 100, 100) == pytest.approx(0.956)
+    assert ovm._settings_lines({"tunas": {}}) == []
+    line = ovm._settings_lines({"dnas": {"epochs": 25, "temperature_decay": decay}})[1]
+    assert "epochs = 25" in line and "temperature_decay = 0.835" in line

@@ -4,17 +4,14 @@ check of the exported .tflite files.
 A single process keeps only the best trial's model; a worker of a distributed search saves its
 own best but never deletes another trial's file (another worker's may be the best of all); the
 chief, which knows the best trial at the end, keeps only that one and exports it. Proxy training
-and latency are faked in the fast tests; the slow ones convert real models, and run a chief and
-two workers on loopback.
+and latency are faked in the fast tests; the slow ones convert real models. A chief and two
+workers on loopback are run in tests/test_search.py.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
@@ -159,88 +156,3 @@ def test_check_exports_evaluates_times_and_explains_each_file(tmp_path):
     assert data["int8_float32_agreement"] == int8.agreement
     lines = check.lines()
     assert len(lines) == 4 and "same top-1 as float32" in lines[2] and lines[3] == note
-
-
-# ---- distributed: two workers each keep a best model; the chief keeps one and exports it ----
-
-TINY = [
-    "--dataset=digits",
-    "--epochs_per_trial=1",
-    "--steps_per_epoch=3",
-    "--batch_size=32",
-    "--latency_image_size=32",
-    "--latency_runs=3",
-    "--references=",
-    "--train_references=false",
-    "--train_verbose=0",
-    "--recycle_every=0",
-    "--latency_target_ms=5",
-    "--nolog_estimate",
-]
-
-
-def _search(args: list[str]):
-    return subprocess.Popen(
-        [sys.executable, "-m", "search.main", *TINY, *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
-    )
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.mark.slow
-def test_the_chief_keeps_one_of_the_workers_best_models_and_exports_it(tmp_path):
-    common = [
-        f"--directory={tmp_path}",
-        "--project_name=dist",
-        "--max_trials=4",
-        f"--oracle_port={_free_port()}",
-        "--oracle_ip=127.0.0.1",
-    ]
-    chief = _search([*common, "--distributed_role=chief"])
-    time.sleep(3)
-    workers = [
-        _search([*common, "--distributed_role=worker", f"--tuner_id=worker{i}"]) for i in range(2)
-    ]
-    try:
-        outputs = [w.communicate(timeout=900)[0] for w in workers]
-        for worker, output in zip(workers, outputs, strict=True):
-            assert worker.returncode == 0, output[-3000:]
-        chief_output, _ = chief.communicate(timeout=600)
-        assert chief.returncode == 0, chief_output[-3000:]
-    finally:
-        for process in (chief, *workers):
-            if process.poll() is None:
-                process.kill()
-    # Each worker kept the best model it had found (its first trial at least).
-    for output in outputs:
-        assert "the best model of this tuner so far" in output, output[-3000:]
-    project = tmp_path / "dist"
-    summary = json.loads((project / "summary.json").read_text())
-    best = summary["best"]["trial"]
-    kept = sorted(path.parent.name for path in project.glob("trial_*/model.keras"))
-    assert kept == [f"trial_{best}"]
-    assert "retraining" not in chief_output  # exported from the worker's model
-    for quantization in ("float32", "int8"):
-        assert (project / f"best_model_{quantization}.tflite").exists()
-    export = summary["export"]
-    assert export["trial"] == best
-    assert [(f["quantization"], f["input_size"]) for f in export["files"]] == [
-        ("float32", 32),
-        ("int8", 32),
-    ]
-    for entry in export["files"]:
-        assert 0 <= entry["top1"] <= 1 and 0 <= entry["agreement"] <= 1
-        assert entry["latency_ms"] > 0
-    assert export["train_command"].startswith(f"mnasnet-train --model={project}/best_arch.json")
-    assert f"Exported trial {best}" in chief_output
-    assert export["note"] in chief_output

@@ -20,16 +20,16 @@ TRIALS = 4
 
 @pytest.fixture(scope="module")
 def toy_table(tmp_path_factory):
-    """The toy space registered, and a table covering it at 32² with 10 classes (built once for
-    the module's tests: it takes a conversion per part)."""
+    """The small toy space registered, and a table covering it at 32² with 10 classes (built
+    once for the module's tests: it takes a conversion per part)."""
     from search.latency import build
     from tflite_bench.backends import LocalBackend
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setitem(space_registry.SPACES, "toy", toy_space.toy_space)
+        patch.setitem(space_registry.SPACES, "toy", toy_space.small_toy_space)
         path = tmp_path_factory.mktemp("table") / "toy_table.json"
         build.build_space_table(
-            toy_space.toy_space(),
+            toy_space.small_toy_space(),
             path,
             image_size=32,
             classes=10,

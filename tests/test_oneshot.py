@@ -37,8 +37,9 @@ def fake_table(space, path, *, image_size: int = 32, classes: int = 10) -> str:
 
 @pytest.fixture
 def toy(monkeypatch):
-    monkeypatch.setitem(space_registry.SPACES, "toy", toy_space.toy_space)
-    return toy_space.toy_space()
+    """The small toy space (two blocks: a supernet that builds and steps fast) as "toy"."""
+    monkeypatch.setitem(space_registry.SPACES, "toy", toy_space.small_toy_space)
+    return toy_space.small_toy_space()
 
 
 # ---- the skeleton (no TensorFlow) ----
@@ -355,7 +356,10 @@ def test_a_table_that_does_not_cover_the_space_is_refused(tmp_path, toy):
     from search.oneshot import search
 
     table = fake_table(toy, tmp_path / "table.json", image_size=64)
-    with pytest.raises(ValueError, match="Build one: tflite-bench --build_table --space=toy"):
+    build = "Build one: tflite-bench --build_table --space=toy"
+    with pytest.raises(ValueError, match=build) as info:
         search.run(_config(tmp_path, table), progress=False)
+    assert "pass the --image_size (or --latency_image_size) it was built at" in str(info.value)
+    assert str(info.value).count("Build one") == 1
     with pytest.raises(ValueError, match="does not exist"):
         search.run(_config(tmp_path, str(tmp_path / "none.json")), progress=False)

@@ -7,15 +7,16 @@ from __future__ import annotations
 import os
 import signal
 
-import numpy as np
 import pytest
+import toy_space
 
 from search.proxy import ProxyData, ProxyTask, run_proxy
 from search.proxy_worker import ProxyWorker, ProxyWorkerError
-from search.space_registry import get_space
 
-SPACE = get_space("mnasnet")
-ARCHS = [SPACE.to_arch(SPACE.sample(np.random.default_rng(seed))) for seed in (3, 4)]
+# Two small architectures (what is tested is the worker, not the model; these build and trace
+# in a fraction of a MnasNet-space sample's time).
+SPACE = toy_space.small_toy_space()
+ARCHS = [SPACE.to_arch(choices) for choices in ([0, 0, 0, 0], [2, 1, 1, 1])]
 TASK = ProxyTask(image_size=32, epochs=1, classes=10, steps_per_epoch=2)
 DATA_CONFIG = {"dataset": "digits", "image_size": 32, "batch_size": 32, "split_seed": 0}
 

@@ -531,3 +531,20 @@ def test_oneshot_section_matches_the_json(repro, tmp_path):
     assert random_row in section
     assert "| multitrial-reinforce | nothing at ≤ T |" in section
     assert "Spearman 0.50 (p = 0.02), Kendall 0.40" in section
+
+
+def test_oneshot_section_has_one_subsection_per_data_set(repro, tmp_path):
+    (tmp_path / "oneshot_vs_multitrial_digits.json").write_text(json.dumps(ONESHOT))
+    folder = {
+        **ONESHOT,
+        "dataset": "folder:data/digits_m",
+        "test_images": 1080,
+        "oneshot_settings": {"tunas": {"epochs": 25}, "dnas": {}},
+    }
+    (tmp_path / "oneshot_vs_multitrial_digits_m.json").write_text(json.dumps(folder))
+    section = repro.build_report(str(tmp_path)).split("## 8c.")[1].split("\n## ")[0]
+    assert "### digits" in section and "### folder:data/digits_m" in section
+    assert "Test split: 360 images (1 image = 0.28 points)" in section
+    assert "Test split: 1080 images (1 image = 0.093 points)" in section
+    assert "at its defaults except tunas: epochs 25" in section
+    assert "(scatter: oneshot_vs_multitrial_digits_m.png)" in section

@@ -171,7 +171,8 @@ def test_whole_space_table_over_adb_resumes(capsys, tmp_path, monkeypatch):
     from search.latency import coverage
     from search.latency.table import LatencyTable
 
-    monkeypatch.setitem(space_registry.SPACES, "toy", toy_space.toy_space)
+    small = toy_space.small_toy_space()
+    monkeypatch.setitem(space_registry.SPACES, "toy", toy_space.small_toy_space)
     adb = tmp_path / "adb"
     adb.write_text(FAKE_ADB.format(python=sys.executable))
     adb.chmod(adb.stat().st_mode | stat.S_IEXEC)
@@ -179,7 +180,7 @@ def test_whole_space_table_over_adb_resumes(capsys, tmp_path, monkeypatch):
     binary.write_bytes(b"fake")
     counter = tmp_path / "runs.txt"
     monkeypatch.setenv("FAKE_ADB_COUNT", str(counter))
-    monkeypatch.setenv("FAKE_ADB_FAIL_AFTER", "15")
+    monkeypatch.setenv("FAKE_ADB_FAIL_AFTER", "6")
     table = str(tmp_path / "pixel.json")
     flags_ = dict(
         model=[],
@@ -195,13 +196,13 @@ def test_whole_space_table_over_adb_resumes(capsys, tmp_path, monkeypatch):
     )
     code, out, err = _run(capsys, **flags_)
     assert code == 2 and "SER1" in err and "Traceback" not in err
-    assert len(LatencyTable.load(table).entries) == 15
+    assert len(LatencyTable.load(table).entries) == 6
     monkeypatch.delenv("FAKE_ADB_FAIL_AFTER")
     counter.write_text("0")
     code, out, err = _run(capsys, **flags_)
     assert code == 0, err
-    total = len(coverage.space_parts(toy_space.toy_space(), image_size=32, classes=10))
-    assert int(counter.read_text()) == total - 15
+    total = len(coverage.space_parts(small, image_size=32, classes=10))
+    assert int(counter.read_text()) == total - 6
     saved = LatencyTable.load(table)
     assert len(saved.entries) == total and saved.coverage == ["toy@32x32/c10"]
     assert saved.device == "android x Pixel 1 x x" and "covers toy@32x32/c10" in out

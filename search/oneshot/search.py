@@ -300,13 +300,13 @@ def open_table(config: OneShotConfig, space: Any, image_size: int, classes: int)
         if not os.path.isfile(config.latency_table):
             raise ValueError(f"latency table {config.latency_table!r} does not exist")
         table = load_table(config.latency_table)
-        try:
-            table.check_covers(wanted)
-        except ValueError as error:
+        if table.coverage and wanted not in table.coverage:
             raise ValueError(
-                f"{error}. Build one: tflite-bench --build_table --space={space.name} "
-                f"--image_size={image_size} --classes={classes} --table=PATH"
-            ) from None
+                f"latency table {config.latency_table!r} covers {', '.join(table.coverage)}, "
+                f"not {wanted}: pass the --image_size (or --latency_image_size) it was built "
+                f"at, or build one for {wanted}. Build one: tflite-bench --build_table "
+                f"--space={space.name} --image_size={image_size} --classes={classes} --table=PATH"
+            )
         return table
     path = os.path.join(config.output_dir, "latency_table.json")
     log.info("building the latency table of %s at %s² into %s", space.name, image_size, path)
