@@ -1000,8 +1000,10 @@ def section_oneshot(runs: Mapping[str, Mapping[str, Any] | None]) -> list[str]:
             "--latency_table=…` (writes oneshot_vs_multitrial_digits.json)."
         ]
     test_images = dict(ONESHOT_RUNS)
-    for name, data in measured.items():
-        lines += _oneshot_run(name, data, data.get("test_images") or test_images.get(name))
+    for i, (name, data) in enumerate(measured.items()):
+        lines += ([""] if i else []) + _oneshot_run(
+            name, data, data.get("test_images") or test_images.get(name)
+        )
     return lines
 
 
@@ -1084,7 +1086,6 @@ def _oneshot_run(name: str, data: Mapping[str, Any], test_images: int | None) ->
         "stand-alone accuracy: Spearman "
         f"{fmt(rank['spearman'])} (p = {rank['spearman_p']:.2g}), Kendall {fmt(rank['kendall'])} "
         f"(scatter: {name}.png).",
-        "",
     ]
     return lines
 
