@@ -59,14 +59,13 @@ class Search:
             "validation_size": config.validation_size,
             "seed": config.seed,
         }
-        self.train, info = data.load(
+        train, info = data.load(
             config.dataset, split="train", batch_size=config.batch_size, **common
         )
         self.classes = info.num_classes
         self.steps_per_epoch = info.num_batches
         # One iterator for the whole run (an epoch is `steps_per_epoch` batches of it).
-        self.train = without_autotune(self.train)
-        self._batches = iter(self.train.repeat())
+        self._batches = iter(without_autotune(train).repeat())
         policy_batches, _ = data.load(
             config.dataset,
             split="validation",
