@@ -1,10 +1,11 @@
 """Search efficiency: RL controllers vs random search at the same trial budget on the proxy.
 
 Runs the real search binary (`python -m search.main`: keras-tuner `MnasOracle` + `MnasTuner`,
-proxy training on the bundled digits task, a real latency source) once per method and seed,
-each in its own project directory. With --chunk N the searches run round-robin, N trials at a
-time (seeds outer, methods inner; `search.main --trials_per_run`), so a benchmark interrupted
-at any point has compared like with like, and each chunk is a fresh process. An interrupted
+proxy training on --dataset, the bundled digits by default, a real latency source or the
+predictor) once per method and seed, each in its own project directory. With --chunk N the
+searches run round-robin, N trials at a time (seeds outer, methods inner; `search.main
+--trials_per_run`), so a benchmark interrupted at any point has compared like with like, and
+each chunk is a fresh process. An interrupted
 benchmark resumes where it stopped: run the same command again (a finished search is skipped).
 
 Methods: random, reinforce / ppo (with --policy), or reinforce-lstm, reinforce-independent,
@@ -18,12 +19,17 @@ signed-rank p-value per figure (`search.report.wilcoxon_p`).
 
 Writes <results_dir>/search_efficiency.json (config, per-trial curves, summaries), .md (per
 method and seed, means at the budget every search reached, paired tests) and .png (mean curves
-± one std over seeds). Search projects and their logs go to --workdir.
+± one std over seeds); on another data set, search_efficiency_<name>.* (a folder's last path
+component). Search projects and their logs go to --workdir, which belongs to one data set.
 
 Run: .venv/bin/python benchmarks/search_efficiency.py --seeds=0,1,2,3,4 \
          --algorithms=random,reinforce-independent --trials=100 --chunk=10 --epochs=3 \
          --steps_per_epoch=0
 Aggregate only what is on disk: add --norun (keeps the command and wall time of the run).
+An image folder (here mnasnet-digits-m's), with the latency predictor so trials only train:
+     .venv/bin/python benchmarks/search_efficiency.py --dataset=folder:data/digits_m \
+         --workdir=runs/search_efficiency_digits_m --backend=predictor \
+         --predictor_table=benchmarks/results/latency_table_mnasnet_224.json ... (as above)
 
 This file is the binary: it owns the flags and their translation into
 `search_efficiency_run.SearchEfficiencyConfig`, and the summary it prints. Running and resuming
@@ -52,6 +58,12 @@ _DEFAULT = se_run.SearchEfficiencyConfig()
 FLAGS = flags.FLAGS
 flags.DEFINE_list(
     "seeds", [str(s) for s in _DEFAULT.seeds], "Seeds (controller and data split) per algorithm."
+)
+flags.DEFINE_string(
+    "dataset",
+    _DEFAULT.dataset,
+    "Proxy data set: digits, folder:<path> or a prepared tfds set. Results other than digits' "
+    "are written as search_efficiency_<name>.*; give each data set its own --workdir.",
 )
 flags.DEFINE_list(
     "algorithms",
@@ -147,6 +159,7 @@ def main(argv: list[str]) -> None:
     try:
         config = se_run.SearchEfficiencyConfig(
             seeds=tuple(int(seed) for seed in FLAGS.seeds),
+            dataset=FLAGS.dataset,
             algorithms=tuple(FLAGS.algorithms),
             trials=FLAGS.trials,
             chunk=FLAGS.chunk,

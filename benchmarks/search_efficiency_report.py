@@ -1,4 +1,5 @@
-"""The result files of the search-efficiency benchmark: search_efficiency.json, .md and .png.
+"""The result files of the search-efficiency benchmark: search_efficiency[_<data set>].json, .md
+and .png (digits: no suffix).
 
 Owns their names and layout, the markdown tables and text, the figure (mean curves ± one std over
 seeds), the JSON layout of every file the benchmark writes (`write_json`), and re-aggregation
@@ -16,6 +17,7 @@ import io
 import json
 import math
 import os
+import re
 from typing import Any
 
 import numpy as np
@@ -31,12 +33,23 @@ def write_json(data: Any, path: str) -> None:
     atomic_write(path, json.dumps(data, indent=2, default=str))
 
 
-def write_results(result: dict[str, Any], results_dir: str, *, reaggregation: bool) -> str:
-    """Writes <results_dir>/search_efficiency.json, .md and .png; returns the path without the
+def basename(dataset: str) -> str:
+    """The results' file name without extension: BASENAME for digits, else BASENAME_<name>
+    with the data set's name (a folder's last path component) as a file-name word."""
+    if dataset == "digits":
+        return BASENAME
+    name = os.path.basename(os.path.normpath(dataset.removeprefix("folder:")))
+    return f"{BASENAME}_{re.sub(r'[^A-Za-z0-9]+', '_', name).strip('_').lower()}"
+
+
+def write_results(
+    result: dict[str, Any], results_dir: str, name: str = BASENAME, *, reaggregation: bool
+) -> str:
+    """Writes <results_dir>/<name>.json, .md and .png; returns the path without the
     extension. With `reaggregation`, an existing .json lends its command, note (unless the
     result has one) and wall time to `result`, which is updated in place."""
     os.makedirs(results_dir, exist_ok=True)
-    base = os.path.join(results_dir, BASENAME)
+    base = os.path.join(results_dir, name)
     config = result["config"]
     if reaggregation and os.path.exists(f"{base}.json"):
         # Re-aggregation: keep the command and wall time of the run that made the searches.
@@ -141,7 +154,8 @@ def write_markdown(path: str, result: dict[str, Any]) -> None:
         ]
     for name, pair in result["paired"].items():
         lines += _paired_lines(name, pair)
-    lines += [f"Per-trial curves are in {BASENAME}.json; plot in {BASENAME}.png.", ""]
+    stem = os.path.splitext(os.path.basename(path))[0]
+    lines += [f"Per-trial curves are in {stem}.json; plot in {stem}.png.", ""]
     atomic_write(path, "\n".join(lines))
 
 

@@ -29,7 +29,7 @@ import search_efficiency_stats as stats
 from absl import logging
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DATASET, CLASSES = "digits", 10
+DIGITS = "digits"
 METHODS = (
     "random",
     "reinforce",
@@ -69,6 +69,7 @@ class SearchEfficiencyConfig:
     `command` is the invocation's command line, recorded in the results."""
 
     seeds: tuple[int, ...] = (0, 1, 2)
+    dataset: str = DIGITS
     algorithms: tuple[str, ...] = ("reinforce", "random")
     trials: int = 12
     chunk: int = 0
@@ -116,6 +117,12 @@ class SearchEfficiencyConfig:
         algorithm, _, policy = name.partition("-")
         return algorithm, policy or self.policy
 
+    @property
+    def basename(self) -> str:
+        """The results' file name without extension: search_efficiency for digits,
+        search_efficiency_<name> for another data set (a folder's last path component)."""
+        return report_files.basename(self.dataset)
+
     def project_dir(self, algorithm: str, seed: int) -> str:
         """The search project of one method and seed in the work directory."""
         return os.path.join(self.workdir, _project(algorithm, seed))
@@ -128,7 +135,21 @@ def _project(algorithm: str, seed: int) -> str:
 # ---- before the searches ----
 
 
-def latency_target(config: SearchEfficiencyConfig) -> tuple[float, str]:
+def dataset_classes(dataset: str) -> int:
+    """The data set's class count (the latency models' head width), from its listing (no image
+    is decoded); a data set that cannot be read raises SettingsError naming it."""
+    if dataset == DIGITS:
+        return 10
+    from mnasnet_tf import data
+
+    try:
+        _, info = data.load(dataset, split="train", image_size=32, batch_size=1)
+    except (ValueError, OSError) as error:
+        raise SettingsError(f"--dataset={dataset!r}: {error}") from error
+    return info.num_classes
+
+
+def latency_target(config: SearchEfficiencyConfig, classes: int) -> tuple[float, str]:
     """T and where it came from. Fixed per workdir (<workdir>/target.json), since every search
     in it is rewarded with it: `latency_target_ms`, else MobileNetV2 measured once on the
     search's backend and clock."""
@@ -136,6 +157,11 @@ def latency_target(config: SearchEfficiencyConfig) -> tuple[float, str]:
     if os.path.exists(path):
         with open(path, encoding="utf-8") as handle:
             saved = json.load(handle)
+        if saved.get("dataset", DIGITS) != config.dataset:
+            raise SettingsError(
+                f"--dataset={config.dataset} but the searches in {config.workdir} ran on "
+                f"{saved.get('dataset', DIGITS)} ({path}): use another --workdir"
+            )
         wanted = config.latency_target_ms
         if wanted is not None and not math.isclose(wanted, saved["latency_target_ms"]):
             raise SettingsError(
@@ -152,7 +178,7 @@ def latency_target(config: SearchEfficiencyConfig) -> tuple[float, str]:
         meter = LatencyMeter(
             config.backend,
             image_size=config.latency_image_size,
-            classes=CLASSES,
+            classes=classes,
             runs=max(config.latency_runs, 100),
             clock=config.latency_clock,
             predictor_table=config.predictor_table,
@@ -162,11 +188,13 @@ def latency_target(config: SearchEfficiencyConfig) -> tuple[float, str]:
             f"mobilenet-v2, {config.latency_clock} median of 100 runs on {config.backend} "
             f"({config.latency_image_size}²)"
         )
-    report_files.write_json({"latency_target_ms": target, "source": source}, path)
+    report_files.write_json(
+        {"latency_target_ms": target, "source": source, "dataset": config.dataset}, path
+    )
     return target, source
 
 
-def check_predictor_table(config: SearchEfficiencyConfig) -> None:
+def check_predictor_table(config: SearchEfficiencyConfig, classes: int) -> None:
     """Refuses a table that lacks parts of the space's architectures at the search's setting
     (every such trial would fail), naming what is missing."""
     from search import space_registry
@@ -177,12 +205,12 @@ def check_predictor_table(config: SearchEfficiencyConfig) -> None:
     rng = np.random.default_rng(0)
     for _ in range(20):
         arch = space.to_arch(space.sample(rng))
-        missing = table.missing(arch, image_size=config.latency_image_size, classes=CLASSES)
+        missing = table.missing(arch, image_size=config.latency_image_size, classes=classes)
         if missing:
             raise SettingsError(
                 f"latency table {config.predictor_table} lacks {len(missing)} parts of a random "
                 f"architecture of the space at {config.latency_image_size}² with a "
-                f"{CLASSES}-class head, e.g. {missing[:3]}: use --backend=local"
+                f"{classes}-class head, e.g. {missing[:3]}: use --backend=local"
             )
 
 
@@ -200,7 +228,7 @@ def search_command(
         "search.main",
         f"--algorithm={search_algorithm}",
         f"--policy={policy}",
-        f"--dataset={DATASET}",
+        f"--dataset={config.dataset}",
         f"--proxy_image_size={config.proxy_image_size}",
         f"--epochs_per_trial={config.epochs}",
         f"--batch_size={config.batch_size}",
@@ -283,7 +311,11 @@ def run_all(config: SearchEfficiencyConfig, target_ms: float) -> None:
 
 
 def _result_config(
-    config: SearchEfficiencyConfig, target_ms: float, target_source: str, latency_ref: float
+    config: SearchEfficiencyConfig,
+    classes: int,
+    target_ms: float,
+    target_source: str,
+    latency_ref: float,
 ) -> dict[str, Any]:
     """The "config" entry of the results: the settings, and T with where it came from."""
     return {
@@ -308,8 +340,8 @@ def _result_config(
                 "hv_ref_factor",
             )
         },
-        "dataset": DATASET,
-        "classes": CLASSES,
+        "dataset": config.dataset,
+        "classes": classes,
         "latency_target_ms": target_ms,
         "target_source": target_source,
         "latency_ref_ms": latency_ref,
@@ -323,10 +355,11 @@ def run_benchmark(config: SearchEfficiencyConfig) -> tuple[dict[str, Any], str]:
     disk and writes the results; returns the result document and the results' path without
     extension. Raises SettingsError if the settings do not fit the work directory or table."""
     started = time.time()
+    classes = dataset_classes(config.dataset)
     if config.backend == "predictor":
-        check_predictor_table(config)
+        check_predictor_table(config, classes)
     os.makedirs(config.workdir, exist_ok=True)
-    target_ms, target_source = latency_target(config)
+    target_ms, target_source = latency_target(config, classes)
     latency_ref = config.hv_ref_factor * target_ms
     logging.info(
         "T = %.3f ms (%s); hypervolume reference %.3f ms", target_ms, target_source, latency_ref
@@ -350,7 +383,7 @@ def run_benchmark(config: SearchEfficiencyConfig) -> tuple[dict[str, Any], str]:
     ]
     budget = min((s["trials"] for s in searches), default=0)
     result = {
-        "config": _result_config(config, target_ms, target_source, latency_ref),
+        "config": _result_config(config, classes, target_ms, target_source, latency_ref),
         "wall_seconds": time.time() - started,
         "searches": searches,
         # Means over seeds at the budget every search has reached (a partial run compares like
@@ -363,5 +396,7 @@ def run_benchmark(config: SearchEfficiencyConfig) -> tuple[dict[str, Any], str]:
         ),
         "paired": stats.paired(searches, config.algorithms),
     }
-    base = report_files.write_results(result, config.results_dir, reaggregation=not config.run)
+    base = report_files.write_results(
+        result, config.results_dir, config.basename, reaggregation=not config.run
+    )
     return result, base

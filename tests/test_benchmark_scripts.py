@@ -137,6 +137,58 @@ def test_search_efficiency_aggregates_paired_figures_at_the_common_budget(tmp_pa
     assert "| best reward | +" in markdown and "Wilcoxon" in markdown
 
 
+def _search_efficiency(workdir, results, *flags):
+    return subprocess.run(
+        [
+            sys.executable,
+            os.path.join(REPO, "benchmarks", "search_efficiency.py"),
+            "--seeds=0,1",
+            "--algorithms=random,reinforce-independent",
+            "--trials=3",
+            "--norun",
+            f"--workdir={workdir}",
+            f"--results_dir={results}",
+            *flags,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_search_efficiency_on_an_image_folder_has_its_own_files_and_workdir(tmp_path):
+    from PIL import Image
+
+    folder = tmp_path / "My Set-2"
+    for label in ("cat", "dog", "eel"):
+        (folder / label).mkdir(parents=True)
+        for i in range(4):
+            Image.new("RGB", (8, 8), (i, 0, 0)).save(folder / label / f"{i}.png")
+    workdir, results = tmp_path / "work", tmp_path / "results"
+    workdir.mkdir()
+    (workdir / "target.json").write_text(
+        json.dumps({"latency_target_ms": 6.0, "source": "test", "dataset": f"folder:{folder}"})
+    )
+    for seed in range(2):
+        _write_project(workdir, f"random_seed{seed}", [0.5, 0.6, 0.55])
+        _write_project(workdir, f"reinforce-independent_seed{seed}", [0.5, 0.7, 0.8])
+    done = _search_efficiency(workdir, results, f"--dataset=folder:{folder}")
+    assert done.returncode == 0, done.stderr
+    result = json.loads((results / "search_efficiency_my_set_2.json").read_text())
+    assert result["config"]["dataset"] == f"folder:{folder}"
+    assert result["config"]["classes"] == 3  # the latency models' head width
+    assert "Proxy task: folder:" in (results / "search_efficiency_my_set_2.md").read_text()
+    assert not (results / "search_efficiency.json").exists()
+    # The digits figures cannot be mixed into this workdir, nor a missing folder read.
+    refused = _search_efficiency(workdir, results, "--dataset=digits")
+    assert refused.returncode != 0
+    assert "--dataset=digits but the searches in" in refused.stderr
+    assert "use another --workdir" in refused.stderr
+    missing = _search_efficiency(tmp_path / "other", results, f"--dataset=folder:{tmp_path}/no")
+    assert missing.returncode != 0 and "is not a directory" in missing.stderr
+    assert "Traceback" not in refused.stderr + missing.stderr
+
+
 def test_oneshot_benchmark_picks_the_best_at_the_target():
     import oneshot_vs_multitrial as ovm
 
