@@ -148,6 +148,13 @@ flags.DEFINE_string(
     "results_dir", _DEFAULT.results_dir, "Where the .json, .md and .png results are written."
 )
 flags.DEFINE_string(
+    "results_name",
+    None,
+    "Results' file name without extension (default: search_efficiency, or "
+    "search_efficiency_<name> on another data set), e.g. to aggregate a subset of the methods "
+    "of a workdir without overwriting the main results.",
+)
+flags.DEFINE_string(
     "note", _DEFAULT.note, "Free text added to the .md (what happened during the run)."
 )
 flags.DEFINE_bool("run", _DEFAULT.run, "Run (or resume) the searches; --norun only aggregates.")
@@ -177,6 +184,7 @@ def main(argv: list[str]) -> None:
             hv_ref_factor=FLAGS.hv_ref_factor,
             workdir=FLAGS.workdir,
             results_dir=FLAGS.results_dir,
+            results_name=FLAGS.results_name,
             note=FLAGS.note,
             run=FLAGS.run,
             command=shlex.join([os.path.relpath(sys.executable, REPO), *sys.argv]),

@@ -17,6 +17,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -87,6 +88,7 @@ class SearchEfficiencyConfig:
     hv_ref_factor: float = 2.0
     workdir: str = os.path.join(REPO, "runs", "search_efficiency")
     results_dir: str = os.path.join(REPO, "benchmarks", "results")
+    results_name: str | None = None
     note: str | None = None
     run: bool = True
     command: str = ""
@@ -106,6 +108,13 @@ class SearchEfficiencyConfig:
                 raise SettingsError(
                     f"--{name}: expected one of {choices}; got {getattr(self, name)!r}"
                 )
+        if self.results_name is not None and not re.fullmatch(
+            r"[A-Za-z0-9_.-]+", self.results_name
+        ):
+            raise SettingsError(
+                "--results_name must be a file name without a folder (letters, digits, _ . -); "
+                f"got {self.results_name!r}"
+            )
         for name, minimum in MINIMUMS.items():
             if getattr(self, name) < minimum:
                 raise SettingsError(
@@ -119,9 +128,10 @@ class SearchEfficiencyConfig:
 
     @property
     def basename(self) -> str:
-        """The results' file name without extension: search_efficiency for digits,
-        search_efficiency_<name> for another data set (a folder's last path component)."""
-        return report_files.basename(self.dataset)
+        """The results' file name without extension: `results_name`, else search_efficiency for
+        digits and search_efficiency_<name> for another data set (a folder's last path
+        component)."""
+        return self.results_name or report_files.basename(self.dataset)
 
     def project_dir(self, algorithm: str, seed: int) -> str:
         """The search project of one method and seed in the work directory."""

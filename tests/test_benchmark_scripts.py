@@ -179,6 +179,15 @@ def test_search_efficiency_on_an_image_folder_has_its_own_files_and_workdir(tmp_
     assert result["config"]["classes"] == 3  # the latency models' head width
     assert "Proxy task: folder:" in (results / "search_efficiency_my_set_2.md").read_text()
     assert not (results / "search_efficiency.json").exists()
+    # A subset of the methods, aggregated under another name, leaves those files alone.
+    subset = _search_efficiency(
+        workdir, results, f"--dataset=folder:{folder}", "--results_name=subset", "--seeds=1"
+    )
+    assert subset.returncode == 0, subset.stderr
+    assert json.loads((results / "subset.json").read_text())["config"]["seeds"] == [1]
+    assert json.loads((results / "search_efficiency_my_set_2.json").read_text()) == result
+    bad_name = _search_efficiency(workdir, results, "--results_name=../x")
+    assert bad_name.returncode != 0 and "--results_name must be a file name" in bad_name.stderr
     # The digits figures cannot be mixed into this workdir, nor a missing folder read.
     refused = _search_efficiency(workdir, results, "--dataset=digits")
     assert refused.returncode != 0
@@ -186,7 +195,7 @@ def test_search_efficiency_on_an_image_folder_has_its_own_files_and_workdir(tmp_
     assert "use another --workdir" in refused.stderr
     missing = _search_efficiency(tmp_path / "other", results, f"--dataset=folder:{tmp_path}/no")
     assert missing.returncode != 0 and "is not a directory" in missing.stderr
-    assert "Traceback" not in refused.stderr + missing.stderr
+    assert "Traceback" not in refused.stderr + missing.stderr + bad_name.stderr
 
 
 def test_oneshot_benchmark_picks_the_best_at_the_target():
