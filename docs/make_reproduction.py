@@ -3,7 +3,7 @@ what it cannot.
 
 Reads the JSON files the scripts in benchmarks/ write to benchmarks/results/ —
 `zoo_latency.json` (benchmarks/zoo_latency.py), `predictor_accuracy.json`
-(benchmarks/predictor_accuracy.py), `train_throughput.json`, `search_efficiency.json`,
+(benchmarks/predictor_accuracy.py), `train_throughput.json`, `search_efficiency[_*].json`,
 `int8_agreement.json`, and the `proxy_check_*.json` reports of `mnasnet-proxy-check` — and
 renders each into a section; a file that is missing says "not measured yet" instead. Parameter
 and multiply-add counts are computed here with `mnasnet_tf.stats` (no TensorFlow). The published
@@ -615,22 +615,42 @@ def _paired_verdict(paired: Mapping[str, Any]) -> str:
     return f"No significant difference on best reward at this budget (p = {p_value:.3g})."
 
 
+# Further search-efficiency runs: (results file, subsection title), each shown when measured.
+SEARCH_EFFICIENCY_RUNS = (
+    ("search_efficiency_variants", "Other RL variants on digits"),
+    ("search_efficiency_digits_m", "On an image folder: digits-m"),
+)
+
+
 def section_search_efficiency(
     data: Mapping[str, Any] | None,
     controller: Mapping[str, Mapping[str, Any] | None] | None = None,
+    others: Mapping[str, Mapping[str, Any] | None] | None = None,
 ) -> list[str]:
     """RL vs random: the controller on synthetic rewards, then at the same budget on the real
-    proxy (per-seed rows, mean ± std, paired differences with Wilcoxon p-values)."""
+    proxy (per-seed rows, mean ± std, paired differences with Wilcoxon p-values), then the
+    `others` runs (subsection title → result, None when not measured) the same way."""
     title = "## 6. Search efficiency: RL controllers vs random search"
     lines = [title, ""]
     if controller is not None:
         lines += section_controller_efficiency(controller) + ["", "### On the real proxy", ""]
     if data is None:
-        return lines + [
+        lines.append(
             NOT_MEASURED.format(
                 command="python benchmarks/search_efficiency.py", file="search_efficiency.json"
-            ),
-        ]
+            )
+        )
+    else:
+        lines += _search_efficiency_run(data)
+    for name, other in (others or {}).items():
+        if other is not None:
+            lines += ["", f"### {name}", ""] + _search_efficiency_run(other)
+    return lines
+
+
+def _search_efficiency_run(data: Mapping[str, Any]) -> list[str]:
+    """One search_efficiency*.json: its setting, per-seed and mean rows, paired tests, note."""
+    lines: list[str] = []
     config = data.get("config", {})
     steps = config.get("steps_per_epoch") or "all"
     lines += [
@@ -1147,6 +1167,7 @@ def build_report(results_dir: str) -> str:
         section_search_efficiency(
             efficiency,
             {name: load_result(results_dir, name) for name, _ in CONTROLLER_EFFICIENCY},
+            {title: load_result(results_dir, name) for name, title in SEARCH_EFFICIENCY_RUNS},
         ),
         section_int8(int8),
         section_proxy_fidelity(

@@ -428,6 +428,17 @@ def test_script_writes_the_report_from_the_real_results(tmp_path):
     assert "## 1. Architectures" in text and "## 7." in text
 
 
+def test_further_search_efficiency_runs_get_their_own_subsections(repro, results):
+    text = _section(repro.build_report(str(results)), 6)
+    assert "### On an image folder" not in text  # not measured: no subsection
+    folder = {**SEARCH, "config": {**SEARCH["config"], "dataset": "folder:data/digits_m"}}
+    (results / "search_efficiency_digits_m.json").write_text(json.dumps(folder))
+    text = _section(repro.build_report(str(results)), 6)
+    subsection = text[text.index("### On an image folder: digits-m") :]
+    assert "on folder:data/digits_m at" in subsection
+    assert "| reinforce | 0 | 40 (1, 2) | 0.8123 | 0.900 | 12.500 |" in subsection
+
+
 def test_a_clean_sweep_of_five_seeds_is_called_what_it_is(repro):
     paired = {**SEARCH["paired"]["reinforce-random"], "seeds": [0, 1, 2, 3, 4]}
     text = "\n".join(repro.section_search_efficiency({**SEARCH, "paired": {"rl-random": paired}}))
