@@ -15,9 +15,7 @@ search/adapt/. Must not import the tuner, oracle or search binary.
 
 from __future__ import annotations
 
-import logging
 import os
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -104,22 +102,17 @@ def format_summary(summary: dict[str, Any], files: dict[str, str]) -> str:
 
 
 def _main(argv: Sequence[str]) -> None:
-    from absl import app, flags
+    from absl import flags
 
     from search.adapt import netadapt
+    from tflite_bench import util
 
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    logging.getLogger("absl").setLevel(logging.WARNING)
-    logging.getLogger("mnasnet_tf.adapt").setLevel(logging.INFO)
-    start = time.perf_counter()
-    try:
-        config = config_from_flags(flags.FLAGS)
-        result = netadapt.adapt(config)
-    except (ValueError, FileNotFoundError) as error:
-        raise app.UsageError(str(error)) from None
-    print(format_summary(result.summary, result.files))
-    print(f"({time.perf_counter() - start:.0f} s)")
+    util.run_job(
+        argv,
+        lambda: netadapt.adapt(config_from_flags(flags.FLAGS)),
+        lambda result: format_summary(result.summary, result.files),
+        progress_loggers=("mnasnet_tf.adapt",),
+    )
 
 
 def run_main() -> None:

@@ -18,9 +18,7 @@ search/oneshot/.
 
 from __future__ import annotations
 
-import logging
 import os
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -135,22 +133,19 @@ def format_summary(summary: dict[str, Any], output_dir: str) -> str:
 
 
 def _main(argv: Sequence[str]) -> None:
-    from absl import app, flags
+    from absl import flags
 
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    logging.getLogger("absl").setLevel(logging.WARNING)
-    logging.getLogger("mnasnet_tf.oneshot").setLevel(logging.INFO)
-    start = time.perf_counter()
-    try:
+    from tflite_bench import util
+
+    def job() -> tuple[dict[str, Any], str]:
         config = config_from_flags(flags.FLAGS)  # bad flags fail before TensorFlow loads
         from search.oneshot import search
 
-        summary = search.run(config)
-    except (ValueError, FileNotFoundError) as error:
-        raise app.UsageError(str(error)) from None
-    print(format_summary(summary, config.output_dir))
-    print(f"({time.perf_counter() - start:.0f} s)")
+        return search.run(config), config.output_dir
+
+    util.run_job(
+        argv, job, lambda done: format_summary(*done), progress_loggers=("mnasnet_tf.oneshot",)
+    )
 
 
 def run_main() -> None:

@@ -15,10 +15,8 @@ text; the work is in search/proxy_check.py. Must not import the tuner, oracle or
 
 from __future__ import annotations
 
-import logging
 import math
 import os
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -130,19 +128,15 @@ def _fmt(value: float | None, digits: int) -> str:
 
 
 def _main(argv: Sequence[str]) -> None:
-    from absl import app, flags
+    from absl import flags
 
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    logging.getLogger("absl").setLevel(logging.WARNING)  # TF's INFO lines
-    start = time.perf_counter()
-    try:
+    from tflite_bench import util
+
+    def job() -> tuple[dict[str, Any], str]:
         config = config_from_flags(flags.FLAGS)
-        report = proxy_check.run_proxy_check(config)
-    except (ValueError, FileNotFoundError) as error:
-        raise app.UsageError(str(error)) from None
-    print(format_summary(report, config.output_dir))
-    print(f"({time.perf_counter() - start:.0f} s)")
+        return proxy_check.run_proxy_check(config), config.output_dir
+
+    util.run_job(argv, job, lambda done: format_summary(*done))
 
 
 def run_main() -> None:

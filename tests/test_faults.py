@@ -623,6 +623,26 @@ def test_run_binary_lets_other_errors_through():
         util.run_binary(bug, program="prog")
 
 
+def test_run_job_turns_bad_input_into_a_usage_error_and_prints_its_summary(capsys):
+    from absl import app
+
+    def bad_flag():
+        raise ValueError("--epochs must be positive; got -1")
+
+    with pytest.raises(app.UsageError, match="--epochs must be positive; got -1"):
+        util.run_job(["prog"], bad_flag, str)
+    with pytest.raises(app.UsageError, match=r"unexpected arguments: \['extra'\]"):
+        util.run_job(["prog", "extra"], lambda: 1, str)
+    util.run_job(["prog"], lambda: {"best": 0.9}, lambda result: f"best {result['best']}")
+    assert capsys.readouterr().out.splitlines() == ["best 0.9", "(0 s)"]
+
+    def bug():
+        raise RuntimeError("a bug, not bad input: seen in full")
+
+    with pytest.raises(RuntimeError):
+        util.run_job(["prog"], bug, str)
+
+
 def test_every_binary_ends_through_run_binary():
     """Each console script's `run_main` hands its main to `util.run_binary` under its name (read
     from the source: the binaries define clashing absl flags, so one process cannot run them

@@ -3,9 +3,10 @@
 Owns `atomic_write` (text, bytes or a writer callback), `atomic_save` (writers that take a file
 name), `atomic_write_json`, `read_json` (a JSON file, or an error naming it), the value checks
 `is_int`, `is_positive_int`, `is_number` and `is_finite_number`, `keras_file_problem` (whether
-a file can be a Keras model, from its first bytes), and `run_binary`, how every
-binary ends on Ctrl-C or a disk problem (one line, no traceback). It sits in the bottom package
-so that `mnasnet_tf` and `search` can use it without an upward import.
+a file can be a Keras model, from its first bytes), `run_binary`, how every binary ends on
+Ctrl-C or a disk problem (one line, no traceback), and `run_job`, the body of a job binary's
+absl main (bad input as a usage error, then a summary and the time taken). It sits in the
+bottom package so that `mnasnet_tf` and `search` can use it without an upward import.
 
 Must not import TensorFlow, Keras or anything else of the project: specs, spaces, the controller
 and the reward import it and must stay fast to import.
@@ -16,11 +17,15 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import logging
 import math
 import os
 import sys
-from collections.abc import Callable
-from typing import IO, Any
+import time
+from collections.abc import Callable, Sequence
+from typing import IO, Any, TypeVar
+
+_Result = TypeVar("_Result")
 
 
 def is_int(value: object) -> bool:
@@ -198,6 +203,34 @@ def run_binary(
             raise
         print(f"{program}: error: {describe_os_error(error)}", file=sys.stderr)
         sys.exit(1)
+
+
+def run_job(
+    argv: Sequence[str],
+    job: Callable[[], _Result],
+    summary: Callable[[_Result], str],
+    *,
+    progress_loggers: Sequence[str] = (),
+) -> None:
+    """The body of a job binary's absl main: refuses stray arguments, quiets absl's INFO lines
+    (TensorFlow's) but keeps `progress_loggers` at INFO, runs `job` (its flags are read inside,
+    so a ValueError or FileNotFoundError from bad flags, data or files becomes absl's
+    UsageError with its message, and no traceback), then prints `summary(result)` and the
+    seconds taken."""
+    from absl import app
+
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {list(argv[1:])}")
+    logging.getLogger("absl").setLevel(logging.WARNING)
+    for name in progress_loggers:
+        logging.getLogger(name).setLevel(logging.INFO)
+    start = time.perf_counter()
+    try:
+        result = job()
+    except (ValueError, FileNotFoundError) as error:
+        raise app.UsageError(str(error)) from None
+    print(summary(result))
+    print(f"({time.perf_counter() - start:.0f} s)")
 
 
 def describe_os_error(error: OSError) -> str:
