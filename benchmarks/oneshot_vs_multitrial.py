@@ -4,9 +4,10 @@
 1. One-shot: `mnasnet-oneshot` at its defaults, both algorithms, on --dataset / --space with the
    latency table --latency_table (T: the space's reference model's table latency).
 2. Multi-trial: `mnasnet-search` (REINFORCE on independent categoricals, and random) on the same
-   space, proxy (3 epochs), table latency (`--backend=predictor`) and T, for as many trials as
-   the one-shot runs' mean wall time buys at `--trial_seconds` per trial (an idle machine's
-   figure, so other work running beside the benchmark does not shrink the budget).
+   space, proxy (3 epochs), table latency (`--backend=predictor`) and T, each until its trials'
+   own seconds (trials.csv, training and latency) add up to the one-shot runs' mean wall time:
+   both sides are measured on the same machine under the same load. With `--trial_seconds`,
+   instead a fixed count: that wall time divided by the given seconds per trial.
 3. Found architecture of each method: its best accuracy at ≤ T (one-shot accuracy for one-shot,
    proxy accuracy for multi-trial), retrained stand-alone with one recipe
    (`--retrain_epochs`), test accuracy; latency measured end to end on this host (LiteRT,
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import subprocess
 import sys
@@ -52,11 +54,11 @@ def _define_flags() -> None:
     flags.DEFINE_list("multitrial", ["reinforce", "random"], "Multi-trial algorithms.")
     flags.DEFINE_float(
         "trial_seconds",
-        18.0,
-        "Seconds one multi-trial trial costs on an idle machine (median 17.9 s in "
-        "benchmarks/results/trial_cost_after.md): "
-        "the multi-trial budget is the one-shot wall time divided by it, so other work on the "
-        "machine does not shrink it.",
+        None,
+        "Fix the multi-trial budget at the one-shot wall time divided by this many seconds per "
+        "trial (default: measured, each search runs until its trials' own seconds reach the "
+        "one-shot wall time).",
+        lower_bound=0.1,
     )
     flags.DEFINE_integer("retrain_epochs", 10, "Stand-alone training of each found architecture.")
     flags.DEFINE_integer("proxy_epochs", 3, "The multi-trial searches' proxy epochs.")
@@ -136,18 +138,44 @@ def run_oneshot(algorithm: str) -> dict:
 # ---- 2. multi-trial at equal wall clock ----
 
 
-def run_multitrial(algorithm: str, budget: int, target_ms: float) -> tuple[list[dict], float]:
+def trials_within(seconds: list[float], budget_seconds: float) -> int | None:
+    """How many trials, taken in order, spend `budget_seconds`: once their cumulative seconds
+    reach it, the count whose sum is nearest to it (at least 1); None before they reach it."""
+    total = 0.0
+    for count, cost in enumerate(seconds, 1):
+        before, total = total, total + cost
+        if total >= budget_seconds:
+            return count if total - budget_seconds <= budget_seconds - before else max(1, count - 1)
+    return None
+
+
+def run_multitrial(
+    algorithm: str, target_ms: float, *, trials: int | None = None, seconds: float = 0.0
+) -> tuple[list[dict], float]:
+    """The completed trials of one multi-trial search and the seconds they took, running (or
+    resuming) it first: `trials` trials when given, else until its trials' seconds reach
+    `seconds` (more are run in rounds sized by the mean trial so far)."""
     directory = os.path.join(FLAGS.workdir, "multitrial")
     project = f"{algorithm}_seed{FLAGS.seed}"
     trials_csv = os.path.join(directory, project, "trials.csv")
+    ran = -1
     while True:
         rows = _read_csv(trials_csv) if os.path.exists(trials_csv) else []
         done = [r for r in rows if r["status"] == "COMPLETED"]
-        spent = sum(_float(r["seconds"]) for r in done)
-        if len(rows) >= budget:
-            return done[:budget], spent
-        trials = budget
-        _log(f"multi-trial {algorithm}: {len(done)} of {budget} trials")
+        costs = [_float(r["seconds"]) for r in done]
+        if trials is not None:
+            count = min(trials, len(done)) if len(rows) >= trials else None
+            wanted = trials
+        else:
+            count = trials_within(costs, seconds)
+            mean = sum(costs) / len(costs) if costs else 20.0
+            wanted = len(rows) + max(1, math.ceil((seconds - sum(costs)) / mean))
+        if count is not None:
+            return done[:count], sum(costs[:count])
+        if len(rows) == ran:
+            raise RuntimeError(f"multi-trial {algorithm}: no trial finished in {trials_csv}")
+        ran = len(rows)
+        _log(f"multi-trial {algorithm}: {len(done)} trials, {sum(costs):.0f} s so far")
         command = [
             os.path.join(BIN, "mnasnet-search"),
             f"--space={FLAGS.space}",
@@ -157,7 +185,7 @@ def run_multitrial(algorithm: str, budget: int, target_ms: float) -> tuple[list[
             f"--predictor_table={FLAGS.latency_table}",
             "--latency_image_size=32",
             f"--latency_target_ms={target_ms}",
-            f"--max_trials={trials}",
+            f"--max_trials={wanted}",
             f"--epochs_per_trial={FLAGS.proxy_epochs}",
             "--references=",
             "--train_references=false",
@@ -293,14 +321,14 @@ def main(argv) -> None:
     oneshot = {a: run_oneshot(a) for a in FLAGS.algorithms}
     target = next(iter(oneshot.values()))["latency_target_ms"]
     budget = sum(s["wall_seconds"] for s in oneshot.values()) / len(oneshot)
-    trial_budget = max(1, round(budget / FLAGS.trial_seconds))
+    trial_budget = max(1, round(budget / FLAGS.trial_seconds)) if FLAGS.trial_seconds else None
     found: dict[str, dict] = {}
     for algorithm in FLAGS.algorithms:
         rows = _read_csv(os.path.join(FLAGS.workdir, f"oneshot_{algorithm}", "trials.csv"))
         found[algorithm] = best_at_target(rows, target) or {}
     multitrial = {}
     for algorithm in FLAGS.multitrial:
-        rows, spent = run_multitrial(algorithm, trial_budget, target)
+        rows, spent = run_multitrial(algorithm, target, trials=trial_budget, seconds=budget)
         multitrial[algorithm] = {"trials": len(rows), "seconds": spent}
         found[f"multitrial-{algorithm}"] = best_at_target(rows, target) or {}
     cache, cache_path = _cache("standalone.json")
@@ -347,7 +375,7 @@ def main(argv) -> None:
     source = FLAGS.algorithms[0]
     standalone_rows = {}
     for algorithm in FLAGS.multitrial:
-        rows, _ = run_multitrial(algorithm, trial_budget, target)
+        rows, _ = run_multitrial(algorithm, target, trials=trial_budget, seconds=budget)
         for row in rows:
             standalone_rows.setdefault(row["arch"], _float(row["accuracy"]))
     one_shot_scores = one_shot_accuracies(source, list(standalone_rows), cache, cache_path)
@@ -408,6 +436,20 @@ def _settings_lines(settings: dict) -> list[str]:
     return ["", f"One-shot settings beyond the binary's defaults: {text}."]
 
 
+def _multitrial_budget(result: dict) -> str:
+    """How the multi-trial searches were given that wall clock."""
+    if result.get("trial_budget"):
+        return (
+            f"i.e. {result['trial_budget']} multi-trial trials at "
+            f"{result['trial_seconds']:.0f} s each"
+        )
+    spent = ", ".join(
+        f"{name} {info['trials']} trials in {info['seconds']:.0f} s"
+        for name, info in result["multitrial"].items()
+    )
+    return f"each multi-trial search ran until its trials' own seconds reached it ({spent})"
+
+
 def write_results(result: dict) -> None:
     name = f"oneshot_vs_multitrial_{result['dataset'].replace('folder:', '').split('/')[-1]}"
     base = os.path.join(FLAGS.output_dir, name)
@@ -419,8 +461,7 @@ def write_results(result: dict) -> None:
         "",
         f"T = {target:.3f} ms (the space's reference model in the table, 32², this host). "
         f"Budget per method: {result['budget_seconds']:.0f} s of wall clock (the one-shot runs' "
-        f"mean), i.e. {result['trial_budget']} multi-trial trials at "
-        f"{result['trial_seconds']:.0f} s each. Found architectures retrained stand-alone for "
+        f"mean), {_multitrial_budget(result)}. Found architectures retrained stand-alone for "
         f"{result['retrain_epochs']} epochs; latency measured end to end "
         "(LiteRT, 1 thread, thread CPU, median of interleaved rounds).",
         *_settings_lines(result.get("oneshot_settings", {})),

@@ -1046,6 +1046,13 @@ def _oneshot_run(name: str, data: Mapping[str, Any], test_images: int | None) ->
         if test_images
         else ""
     )
+    if data.get("trial_budget"):
+        budget = (
+            f"which buys {data['trial_budget']} trials at {fmt(data.get('trial_seconds'), 0)} s "
+            "each on an idle machine"
+        )
+    else:
+        budget = "each search running until its trials' own seconds reach it"
     lines = [
         f"### {data['dataset']}",
         "",
@@ -1053,8 +1060,7 @@ def _oneshot_run(name: str, data: Mapping[str, Any], test_images: int | None) ->
         f"`{data['space']}`: `mnasnet-oneshot` {how} (both algorithms) against "
         "`mnasnet-search` (REINFORCE on independent categoricals, and random; 3-epoch proxy) "
         f"given the same wall clock ({fmt(data['budget_seconds'], 0)} s, the one-shot runs' "
-        f"mean, which buys {data.get('trial_budget', '?')} trials at "
-        f"{fmt(data.get('trial_seconds'), 0)} s each on an idle machine), all with table latency "
+        f"mean, {budget}), all with table latency "
         f"at 32² and T = {fmt(target, 3)} ms (the space's reference model in the table). "
         "Each method's best architecture at ≤ T is retrained "
         f"stand-alone for {data['retrain_epochs']} epochs and its latency measured end to end "

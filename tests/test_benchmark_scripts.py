@@ -211,6 +211,23 @@ def test_oneshot_benchmark_picks_the_best_at_the_target():
     assert ovm.best_at_target(rows, 0.05) is None
 
 
+def test_oneshot_benchmark_gives_multitrial_the_one_shot_seconds():
+    import oneshot_vs_multitrial as ovm
+
+    assert ovm.trials_within([10, 10, 10], 35) is None  # not spent yet: run more
+    assert ovm.trials_within([10, 10, 10, 10], 34) == 3  # 30 s is nearer 34 s than 40 s
+    assert ovm.trials_within([10, 10, 10, 10], 36) == 4
+    assert ovm.trials_within([50, 10], 20) == 1  # at least one trial
+    text = ovm._multitrial_budget(
+        {"multitrial": {"reinforce": {"trials": 21, "seconds": 1012.0}}, "trial_budget": None}
+    )
+    assert text == "each multi-trial search ran until its trials' own seconds reached it " + (
+        "(reinforce 21 trials in 1012 s)"
+    )
+    fixed = ovm._multitrial_budget({"trial_budget": 26, "trial_seconds": 40.0})
+    assert fixed == "i.e. 26 multi-trial trials at 40 s each"
+
+
 def test_oneshot_benchmark_scales_the_dnas_temperature_decay_to_its_epochs():
     import oneshot_vs_multitrial as ovm
 
