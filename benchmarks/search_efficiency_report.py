@@ -187,6 +187,38 @@ def _paired_lines(name: str, pair: dict[str, Any]) -> list[str]:
         f"{pair['identical_abs_latency_diff_pct']:.1f}% on average (|Δ|): the noise of one "
         "trial's measurement.",
         "",
+        *_budget_lines(pair),
+    ]
+
+
+def _budget_lines(pair: dict[str, Any]) -> list[str]:
+    """The paired best-reward and best-accuracy-at-≤T differences after 10, 20, ... trials, and
+    from which trial on the method stays ahead."""
+    if not pair.get("by_budget"):
+        return []
+    n = len(pair["seeds"])
+    ahead = pair.get("ahead_from") or {}
+
+    def since(value: int | None) -> str:
+        return "not at this budget" if value is None else f"from trial {value} on"
+
+    return [
+        "What budget the controller needs (paired by seed, after the first N trials):",
+        "",
+        "| trials | best reward: difference | wins | p | best acc ≤ T: difference | wins | p |",
+        "|---|---|---|---|---|---|---|",
+        *(
+            f"| {row['trials']} | {row['best_reward'][0]:+.4f} ± {row['best_reward'][1]:.4f} | "
+            f"{row['best_reward_wins']}/{n} | {row['best_reward_p']:.3g} | "
+            f"{row['best_accuracy_at_target'][0]:+.3f} ± {row['best_accuracy_at_target'][1]:.3f}"
+            f" | {row['best_accuracy_at_target_wins']}/{n} | "
+            f"{row['best_accuracy_at_target_p']:.3g} |"
+            for row in pair["by_budget"]
+        ),
+        "",
+        f"Best reward ahead of random's: on the mean over seeds {since(ahead.get('mean'))}; "
+        f"on every seed {since(ahead.get('every_seed'))}.",
+        "",
     ]
 
 

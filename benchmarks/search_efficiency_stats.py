@@ -24,6 +24,8 @@ import numpy as np
 from search import report  # (pure Python, no TensorFlow)
 
 CURVES = ("best_reward", "best_accuracy_at_target", "hypervolume")
+# Trial budgets at which the paired comparisons are also reported (and the pairs' own budget).
+BUDGETS = (10, 20, 30, 50, 75, 100)
 RUNS_FILE = "benchmark_runs.json"
 
 _BEST_TRIAL_KEYS = ("trial", "arch", "accuracy", "latency_ms", "reward")
@@ -210,6 +212,50 @@ def aggregate(searches: list[dict[str, Any]], algorithms: Sequence[str]) -> dict
     return summary
 
 
+def _paired_figures(pairs: list[tuple[dict, dict]], keys: Sequence[str]) -> dict[str, Any]:
+    """Per figure: mean ± std of the per-seed differences (method - random), the seeds where
+    the method is ahead, and the Wilcoxon signed-rank p-value."""
+    figures: dict[str, Any] = {}
+    for key in keys:
+        diffs = [a[key] - b[key] for a, b in pairs if a[key] is not None and b[key] is not None]
+        figures[key] = mean_std(diffs)
+        figures[f"{key}_wins"] = sum(d > 0 for d in diffs)
+        figures[f"{key}_p"] = report.wilcoxon_p(diffs)
+    return figures
+
+
+def _ahead_from(pairs: list[tuple[dict, dict]]) -> dict[str, int | None]:
+    """From which trial count on the method's best reward stays ahead of random's up to the
+    budget every pair reached: on the mean over seeds ("mean") and on every seed ("every_seed");
+    None if it is not ahead at that budget."""
+    common = min(a["trials"] for a, _ in pairs)
+    diffs = [
+        [
+            (x if x is not None else -math.inf) - (y if y is not None else -math.inf)
+            for x, y in zip(
+                a["curves"]["best_reward"][:common],
+                b["curves"]["best_reward"][:common],
+                strict=True,
+            )
+        ]
+        for a, b in pairs
+    ]
+
+    def since(ahead: list[bool]) -> int | None:
+        start = None
+        for trial, is_ahead in enumerate(ahead, 1):
+            start = (start or trial) if is_ahead else None
+        return start
+
+    per_trial = list(zip(*diffs, strict=True))
+    return {
+        "mean": since(
+            [all(math.isfinite(d) for d in t) and float(np.mean(t)) > 0 for t in per_trial]
+        ),
+        "every_seed": since([all(d > 0 for d in t) for t in per_trial]),
+    }
+
+
 def paired(searches: list[dict[str, Any]], algorithms: Sequence[str]) -> dict[str, Any]:
     """Same-seed comparisons against random search: per-seed differences of the final figures,
     and the trials where both searches sampled the same architecture (at the same trial index),
@@ -240,16 +286,26 @@ def paired(searches: list[dict[str, Any]], algorithms: Sequence[str]) -> dict[st
             )
             for a, b in pairs
         ]
-        figures = {}
-        for key in ("best_reward", "best_accuracy_at_target", "final_hypervolume"):
-            diffs = [a[key] - b[key] for a, b in pairs if a[key] is not None and b[key] is not None]
-            figures[key] = mean_std(diffs)
-            figures[f"{key}_wins"] = sum(d > 0 for d in diffs)
-            figures[f"{key}_p"] = report.wilcoxon_p(diffs)
+        figures = _paired_figures(
+            pairs, ("best_reward", "best_accuracy_at_target", "final_hypervolume")
+        )
+        common = min(a["trials"] for a, _ in pairs)
+        by_budget = [
+            {
+                "trials": budget,
+                **_paired_figures(
+                    [(truncate(a, budget), truncate(b, budget)) for a, b in pairs],
+                    ("best_reward", "best_accuracy_at_target"),
+                ),
+            }
+            for budget in sorted({b for b in BUDGETS if b < common} | {common})
+        ]
         result[f"{algorithm}-random"] = {
             "seeds": [a["seed"] for a, _ in pairs],
             "trials": [a["trials"] for a, _ in pairs],
             **figures,
+            "by_budget": by_budget,
+            "ahead_from": _ahead_from(pairs),
             "identical_archs": len(same),
             "compared_trials": sum(min(a["trials"], b["trials"]) for a, b in pairs),
             "identical_abs_accuracy_diff": mean_std(

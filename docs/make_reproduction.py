@@ -594,6 +594,50 @@ def _p(value: float | None) -> str:
     return "–" if value is None or value != value else f"{value:.2g}"
 
 
+def _budget_table(paired: Mapping[str, Any]) -> list[str]:
+    """The paired differences after the first N trials, and from which trial on RL stays
+    ahead: what budget the controller needs."""
+    rows = []
+    seeds = len(paired.get("seeds") or [])
+    for row in paired.get("by_budget") or []:
+        cells = [str(row.get("trials"))]
+        for key, digits in (("best_reward", 4), ("best_accuracy_at_target", 3)):
+            mean, std = row.get(key) or (None, None)
+            cells += [
+                f"{fmt(mean, digits)} ± {fmt(std, digits)}",
+                _wins(row.get(f"{key}_wins"), seeds),
+                _p(row.get(f"{key}_p")),
+            ]
+        rows.append(cells)
+    if not rows:
+        return []
+    ahead = paired.get("ahead_from") or {}
+
+    def since(value: Any) -> str:
+        return "not within this budget" if value is None else f"from trial {value} on"
+
+    return [
+        "",
+        "What budget the controller needs: the same paired differences after the first N trials.",
+        "",
+        *table(
+            [
+                "trials",
+                "best reward: difference",
+                "wins",
+                "p",
+                "best accuracy ≤ T: difference",
+                "wins",
+                "p",
+            ],
+            rows,
+        ),
+        "",
+        f"RL's best reward stays ahead of random's on the mean over seeds "
+        f"{since(ahead.get('mean'))}, and on every seed {since(ahead.get('every_seed'))}.",
+    ]
+
+
 def _paired_verdict(paired: Mapping[str, Any]) -> str:
     """One sentence from the paired best-reward figures."""
     mean = (paired.get("best_reward") or [None])[0]
@@ -730,6 +774,7 @@ def _search_efficiency_run(data: Mapping[str, Any]) -> list[str]:
             f"on those, proxy accuracy differed by {accuracy_noise} and latency by "
             f"{latency_noise}% on average.",
         ]
+        lines += _budget_table(paired)
     if config.get("note"):
         lines += ["", f"Note: {config['note']}"]
     return lines

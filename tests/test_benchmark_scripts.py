@@ -125,6 +125,10 @@ def test_search_efficiency_aggregates_paired_figures_at_the_common_budget(tmp_pa
     assert paired["best_reward_wins"] == 5
     assert paired["best_reward_p"] == pytest.approx(0.0625)  # the floor for 5 pairs
     assert paired["best_reward"][0] == pytest.approx(0.2)  # 0.82 - 0.62; 0.8 - 0.6 at 4
+    # RL's best reward is ahead from trial 3 on, on every seed (trials 1-2: a tie).
+    assert paired["ahead_from"] == {"mean": 3, "every_seed": 3}
+    assert [row["trials"] for row in paired["by_budget"]] == [4]  # the pairs' common budget
+    assert paired["by_budget"][0]["best_reward_wins"] == 5
     # Means over seeds are taken at the budget every search reached (4 trials).
     assert result["common_budget"] == 4
     assert result["summary"]["reinforce-independent"]["best_reward"][0] == pytest.approx(0.8)
@@ -135,6 +139,8 @@ def test_search_efficiency_aggregates_paired_figures_at_the_common_budget(tmp_pa
     assert searches[("random", 0)]["best_accuracy_at_target"] == 0.61
     markdown = (tmp_path / "results" / "search_efficiency.md").read_text()
     assert "| best reward | +" in markdown and "Wilcoxon" in markdown
+    assert "| 4 | +0.2000 ± 0.0000 | 5/5 | 0.0625 |" in markdown
+    assert "on every seed from trial 3 on" in markdown
 
 
 def _search_efficiency(workdir, results, *flags):

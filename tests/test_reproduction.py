@@ -446,6 +446,22 @@ def test_a_clean_sweep_of_five_seeds_is_called_what_it_is(repro):
     assert "beat random search on best reward on every one of the 5 seeds" in text
     assert "more seeds are needed for p < 0.05" in text
 
+    budgets = [
+        {
+            "trials": 10,
+            "best_reward": [-0.01, 0.02],
+            "best_reward_wins": 2,
+            "best_reward_p": 0.81,
+            "best_accuracy_at_target": [0.004, 0.03],
+            "best_accuracy_at_target_wins": 3,
+            "best_accuracy_at_target_p": 1.0,
+        }
+    ]
+    paired = {**paired, "by_budget": budgets, "ahead_from": {"mean": 14, "every_seed": None}}
+    text = "\n".join(repro.section_search_efficiency({**SEARCH, "paired": {"rl-random": paired}}))
+    assert "| 10 | -0.0100 ± 0.0200 | 2/5 | 0.81 | 0.004 ± 0.030 | 3/5 | 1 |" in text
+    assert "on the mean over seeds from trial 14 on, and on every seed not within" in text
+
 
 SPACE_TABLES = {
     "image_size": 224,
