@@ -108,10 +108,8 @@ def p_cell(value: float | None) -> str:
     return "–" if value is None or value != value else f"{value:.2g}"
 
 
+# Keys that label a record in a list of records (the first present one is used).
 _LABEL_KEYS = ("name", "model", "algorithm")
-
-
-"""Keys that label a record in a list of records (the first present one is used)."""
 
 
 def _is_scalar(value: Any) -> bool:
