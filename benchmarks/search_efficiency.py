@@ -25,7 +25,8 @@ component). Search projects and their logs go to --workdir, which belongs to one
 Run: .venv/bin/python benchmarks/search_efficiency.py --seeds=0,1,2,3,4 \
          --algorithms=random,reinforce-independent --trials=100 --chunk=10 --epochs=3 \
          --steps_per_epoch=0
-Aggregate only what is on disk: add --norun (keeps the command and wall time of the run).
+Aggregate only what is on disk: add --norun (the results name the commands that ran the
+searches, recorded in the workdir's benchmark_commands.json, and the aggregation's own).
 An image folder (here mnasnet-digits-m's), with the latency predictor so trials only train:
      .venv/bin/python benchmarks/search_efficiency.py --dataset=folder:data/digits_m \
          --workdir=runs/search_efficiency_digits_m --backend=predictor \

@@ -46,18 +46,20 @@ def write_results(
     result: dict[str, Any], results_dir: str, name: str = BASENAME, *, reaggregation: bool
 ) -> str:
     """Writes <results_dir>/<name>.json, .md and .png; returns the path without the
-    extension. With `reaggregation`, an existing .json lends its command, note (unless the
-    result has one) and wall time to `result`, which is updated in place."""
+    extension. With `reaggregation`, an existing .json lends its note (unless the result has
+    one) and wall time to `result`, which is updated in place, and its command when the work
+    directory recorded none; with neither, the command is the aggregation's own."""
     os.makedirs(results_dir, exist_ok=True)
     base = os.path.join(results_dir, name)
     config = result["config"]
     if reaggregation and os.path.exists(f"{base}.json"):
-        # Re-aggregation: keep the command and wall time of the run that made the searches.
+        # Re-aggregation: keep the note and wall time of the run that made the searches.
         with open(f"{base}.json", encoding="utf-8") as handle:
             previous = json.load(handle)
-        config["command"] = previous["config"]["command"]
+        config["command"] = config["command"] or previous["config"]["command"]
         config["note"] = config["note"] or previous["config"].get("note")
         result["wall_seconds"] = previous["wall_seconds"]
+    config["command"] = config["command"] or config.get("aggregated_by")
     write_json(result, f"{base}.json")
     write_markdown(f"{base}.md", result)
     plot(f"{base}.png", result["summary"], config)
@@ -79,6 +81,11 @@ def write_markdown(path: str, result: dict[str, Any]) -> None:
         "",
         f"Command: `{config['command']}`",
         "",
+        *(
+            [f"Aggregated by: `{config['aggregated_by']}`", ""]
+            if config.get("aggregated_by") and config["aggregated_by"] != config["command"]
+            else []
+        ),
         f"Proxy task: {dataset} ({config['proxy_image_size']}², {config['epochs']} epochs × "
         f"{config['steps_per_epoch']} steps × batch {config['batch_size']}); space `mnasnet`; "
         f"policy `{config['policy']}` for RL; {config['trials']} trials per search; "

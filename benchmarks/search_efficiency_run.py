@@ -58,6 +58,11 @@ MINIMUMS = {
 }
 
 
+# Files of the work directory beside the search projects.
+TARGET_FILE = "target.json"
+COMMANDS_FILE = "benchmark_commands.json"
+
+
 class SettingsError(ValueError):
     """Settings that are invalid, or that do not fit the work directory or latency table."""
 
@@ -145,17 +150,43 @@ def _project(algorithm: str, seed: int) -> str:
 # ---- before the searches ----
 
 
-def dataset_classes(dataset: str) -> int:
-    """The data set's class count (the latency models' head width), from its listing (no image
-    is decoded); a data set that cannot be read raises SettingsError naming it."""
-    if dataset == DIGITS:
+def _saved_target(config: SearchEfficiencyConfig) -> dict[str, Any] | None:
+    """<workdir>/target.json (T, its source, the data set and its class count), or None before
+    the first search; SettingsError if its searches ran on another data set or T."""
+    path = os.path.join(config.workdir, TARGET_FILE)
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as handle:
+        saved = json.load(handle)
+    if saved.get("dataset", DIGITS) != config.dataset:
+        raise SettingsError(
+            f"--dataset={config.dataset} but the searches in {config.workdir} ran on "
+            f"{saved.get('dataset', DIGITS)} ({path}): use another --workdir"
+        )
+    wanted = config.latency_target_ms
+    if wanted is not None and not math.isclose(wanted, saved["latency_target_ms"]):
+        raise SettingsError(
+            f"--latency_target_ms={wanted} but the searches in {config.workdir} use "
+            f"T = {saved['latency_target_ms']} ms ({path}): use another --workdir"
+        )
+    return saved
+
+
+def dataset_classes(config: SearchEfficiencyConfig) -> int:
+    """The data set's class count (the latency models' head width): from target.json when the
+    workdir has one (no TensorFlow import), else from the data set's listing (no image is
+    decoded); a data set that cannot be read raises SettingsError naming it."""
+    saved = _saved_target(config)
+    if saved is not None and "classes" in saved:
+        return saved["classes"]
+    if config.dataset == DIGITS:
         return 10
     from mnasnet_tf import data
 
     try:
-        _, info = data.load(dataset, split="train", image_size=32, batch_size=1)
+        _, info = data.load(config.dataset, split="train", image_size=32, batch_size=1)
     except (ValueError, OSError) as error:
-        raise SettingsError(f"--dataset={dataset!r}: {error}") from error
+        raise SettingsError(f"--dataset={config.dataset!r}: {error}") from error
     return info.num_classes
 
 
@@ -163,21 +194,8 @@ def latency_target(config: SearchEfficiencyConfig, classes: int) -> tuple[float,
     """T and where it came from. Fixed per workdir (<workdir>/target.json), since every search
     in it is rewarded with it: `latency_target_ms`, else MobileNetV2 measured once on the
     search's backend and clock."""
-    path = os.path.join(config.workdir, "target.json")
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as handle:
-            saved = json.load(handle)
-        if saved.get("dataset", DIGITS) != config.dataset:
-            raise SettingsError(
-                f"--dataset={config.dataset} but the searches in {config.workdir} ran on "
-                f"{saved.get('dataset', DIGITS)} ({path}): use another --workdir"
-            )
-        wanted = config.latency_target_ms
-        if wanted is not None and not math.isclose(wanted, saved["latency_target_ms"]):
-            raise SettingsError(
-                f"--latency_target_ms={wanted} but the searches in {config.workdir} use "
-                f"T = {saved['latency_target_ms']} ms ({path}): use another --workdir"
-            )
+    saved = _saved_target(config)
+    if saved is not None:
         return saved["latency_target_ms"], saved["source"]
     if config.latency_target_ms is not None:
         target, source = config.latency_target_ms, "--latency_target_ms"
@@ -199,7 +217,13 @@ def latency_target(config: SearchEfficiencyConfig, classes: int) -> tuple[float,
             f"({config.latency_image_size}²)"
         )
     report_files.write_json(
-        {"latency_target_ms": target, "source": source, "dataset": config.dataset}, path
+        {
+            "latency_target_ms": target,
+            "source": source,
+            "dataset": config.dataset,
+            "classes": classes,
+        },
+        os.path.join(config.workdir, TARGET_FILE),
     )
     return target, source
 
@@ -306,6 +330,32 @@ def run_search(config: SearchEfficiencyConfig, algorithm: str, seed: int, target
     return now < config.trials
 
 
+def record_command(config: SearchEfficiencyConfig) -> None:
+    """Appends this invocation (command line, start time, seeds, methods) to
+    <workdir>/benchmark_commands.json: the searches' provenance, which a later `--norun`
+    aggregation reports as the command that made them."""
+    path = os.path.join(config.workdir, COMMANDS_FILE)
+    records = stats.read_records(path)
+    records.append(
+        {
+            "command": config.command,
+            "started": time.time(),
+            "seeds": list(config.seeds),
+            "algorithms": list(config.algorithms),
+        }
+    )
+    report_files.write_json(records, path)
+
+
+def search_commands(workdir: str) -> list[str]:
+    """The distinct command lines that ran searches in `workdir`, in order of first use."""
+    return list(
+        dict.fromkeys(
+            record["command"] for record in stats.read_records(os.path.join(workdir, COMMANDS_FILE))
+        )
+    )
+
+
 def run_all(config: SearchEfficiencyConfig, target_ms: float) -> None:
     """Every search, interleaved (seeds outer, methods inner) so a partial run compares like
     with like; with `chunk`, in rounds of `chunk` trials per search."""
@@ -327,9 +377,14 @@ def _result_config(
     target_source: str,
     latency_ref: float,
 ) -> dict[str, Any]:
-    """The "config" entry of the results: the settings, and T with where it came from."""
+    """The "config" entry of the results: the settings, and T with where it came from. Its
+    command is the one that ran the searches: this invocation's, or with --norun those
+    recorded in the workdir (None if none were: the previous results then lend theirs), and
+    the --norun invocation is `aggregated_by`."""
+    recorded = "; ".join(search_commands(config.workdir))
     return {
-        "command": config.command,
+        "command": config.command if config.run else recorded or None,
+        "aggregated_by": None if config.run else config.command,
         "seeds": list(config.seeds),
         "algorithms": list(config.algorithms),
         **{
@@ -365,7 +420,7 @@ def run_benchmark(config: SearchEfficiencyConfig) -> tuple[dict[str, Any], str]:
     disk and writes the results; returns the result document and the results' path without
     extension. Raises SettingsError if the settings do not fit the work directory or table."""
     started = time.time()
-    classes = dataset_classes(config.dataset)
+    classes = dataset_classes(config)
     if config.backend == "predictor":
         check_predictor_table(config, classes)
     os.makedirs(config.workdir, exist_ok=True)
@@ -375,6 +430,7 @@ def run_benchmark(config: SearchEfficiencyConfig) -> tuple[dict[str, Any], str]:
         "T = %.3f ms (%s); hypervolume reference %.3f ms", target_ms, target_source, latency_ref
     )
     if config.run:
+        record_command(config)
         run_all(config, target_ms)
     searches = [
         s

@@ -73,7 +73,11 @@ def finished(rows: list[dict[str, Any]]) -> int:
 
 def read_runs(project_dir: str) -> list[dict[str, Any]]:
     """The benchmark's record of one project's search processes (wall time, exit status)."""
-    path = os.path.join(project_dir, RUNS_FILE)
+    return read_records(os.path.join(project_dir, RUNS_FILE))
+
+
+def read_records(path: str) -> list[dict[str, Any]]:
+    """A JSON list of records the benchmark appends to; empty if the file is not there yet."""
     if not os.path.exists(path):
         return []
     with open(path, encoding="utf-8") as handle:

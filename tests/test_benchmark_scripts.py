@@ -204,6 +204,47 @@ def test_search_efficiency_on_an_image_folder_has_its_own_files_and_workdir(tmp_
     assert "Traceback" not in refused.stderr + missing.stderr + bad_name.stderr
 
 
+def test_search_efficiency_norun_names_the_commands_that_ran_the_searches(tmp_path):
+    import search_efficiency_run as ser
+
+    workdir, results = tmp_path / "work", tmp_path / "results"
+    workdir.mkdir()
+    (workdir / "target.json").write_text(json.dumps({"latency_target_ms": 6.0, "source": "t"}))
+    for seed in range(2):
+        _write_project(workdir, f"random_seed{seed}", [0.5, 0.6, 0.55])
+        _write_project(workdir, f"reinforce-independent_seed{seed}", [0.5, 0.7, 0.8])
+    for command in ("run A", "run B", "run A"):
+        ser.record_command(ser.SearchEfficiencyConfig(workdir=str(workdir), command=command))
+    assert ser.search_commands(str(workdir)) == ["run A", "run B"]
+    done = _search_efficiency(workdir, results)
+    assert done.returncode == 0, done.stderr
+    config = json.loads((results / "search_efficiency.json").read_text())["config"]
+    assert config["command"] == "run A; run B"
+    assert "--norun" in config["aggregated_by"]
+    markdown = (results / "search_efficiency.md").read_text()
+    assert "Command: `run A; run B`" in markdown and "Aggregated by: `" in markdown
+    # A workdir that recorded nothing: the previous results lend their command.
+    (workdir / ser.COMMANDS_FILE).unlink()
+    assert _search_efficiency(workdir, results).returncode == 0
+    config = json.loads((results / "search_efficiency.json").read_text())["config"]
+    assert config["command"] == "run A; run B"
+
+
+def test_search_efficiency_takes_the_class_count_from_the_workdir(tmp_path):
+    import search_efficiency_run as ser
+
+    (tmp_path / "target.json").write_text(
+        json.dumps(
+            {"latency_target_ms": 6.0, "source": "t", "dataset": "folder:gone", "classes": 7}
+        )
+    )
+    # The folder is not read (it no longer exists): target.json has the count.
+    config = ser.SearchEfficiencyConfig(workdir=str(tmp_path), dataset="folder:gone")
+    assert ser.dataset_classes(config) == 7
+    with pytest.raises(ser.SettingsError, match="--dataset=digits but the searches in"):
+        ser.dataset_classes(ser.SearchEfficiencyConfig(workdir=str(tmp_path)))
+
+
 def test_oneshot_benchmark_picks_the_best_at_the_target():
     import oneshot_vs_multitrial as ovm
 
