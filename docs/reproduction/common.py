@@ -16,6 +16,14 @@ from typing import Any
 NOT_MEASURED = "_Not measured yet: run `{command}` to write `{file}`._"
 
 
+def not_measured(benchmark: str) -> str:
+    """The line a section shows while `benchmarks/<benchmark>.py` has not written its
+    `<benchmark>.json` into the results."""
+    return NOT_MEASURED.format(
+        command=f"python benchmarks/{benchmark}.py", file=f"{benchmark}.json"
+    )
+
+
 def fmt(value: Any, digits: int = 2) -> str:
     """A table cell: numbers with `digits` decimals, None/NaN as '–', others as text."""
     if value is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .common import NOT_MEASURED, fmt, host_line, pct, table
+from .common import fmt, host_line, not_measured, pct, table
 from .models import NN_METER, PIXEL1_RATIOS
 
 
@@ -21,9 +21,7 @@ def section_latency(data: Mapping[str, Any] | None) -> list[str]:
     """Latency of the zoo on the measured host, ratios to MobileNetV2 beside the papers'."""
     lines = ["## 2. Latency on the measured host", ""]
     if data is None:
-        return lines + [
-            NOT_MEASURED.format(command="python benchmarks/zoo_latency.py", file="zoo_latency.json")
-        ]
+        return lines + [not_measured("zoo_latency")]
     lines += [
         f"Host: {host_line(data.get('host'))}; LiteRT with XNNPACK, 1 thread, batch 1, "
         f"{data.get('image_size')}², {data.get('rounds')} interleaved rounds × "
@@ -100,9 +98,7 @@ def section_cost(
     """What converting and measuring a model costs."""
     lines = ["## 3. Conversion and measurement cost", ""]
     if latency is None:
-        lines.append(
-            NOT_MEASURED.format(command="python benchmarks/zoo_latency.py", file="zoo_latency.json")
-        )
+        lines.append(not_measured("zoo_latency"))
     else:
         rows = []
         for row in _latency_rows(latency, "float32"):
@@ -194,12 +190,7 @@ def section_predictor(data: Mapping[str, Any] | None) -> list[str]:
     """Accuracy of the per-layer latency table."""
     lines = ["## 4. Latency predictor accuracy", ""]
     if data is None:
-        return lines + [
-            NOT_MEASURED.format(
-                command="python benchmarks/predictor_accuracy.py",
-                file="predictor_accuracy.json",
-            )
-        ]
+        return lines + [not_measured("predictor_accuracy")]
     lines += [
         f"Host: {host_line(data.get('backend'))}, {data.get('image_size')}², 1 thread. "
         f"Per-layer table of {data.get('table_entries')} parts plus a linear calibration fitted "
@@ -227,12 +218,7 @@ def section_space_tables(data: Mapping[str, Any] | None) -> list[str]:
     """Whole-space latency tables: build time before/after, accuracy on held-out archs."""
     lines = ["## 4b. Whole-space latency tables", ""]
     if data is None:
-        return lines + [
-            NOT_MEASURED.format(
-                command="python benchmarks/latency_space_tables.py",
-                file="latency_space_tables.json",
-            )
-        ]
+        return lines + [not_measured("latency_space_tables")]
     lines += [
         f"Device: {data.get('device')}; 1 thread, thread CPU clock, 10 warm-up + 50 timed runs "
         f"per part, {data.get('image_size')}² input. Each table holds every part any "

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .common import NOT_MEASURED, fmt, pct, table
+from .common import fmt, not_measured, pct, table
 
 
 def section_int8(data: Mapping[str, Any] | None) -> list[str]:
@@ -19,9 +19,7 @@ def section_int8(data: Mapping[str, Any] | None) -> list[str]:
         return [
             title,
             "",
-            NOT_MEASURED.format(
-                command="python benchmarks/int8_agreement.py", file="int8_agreement.json"
-            ),
+            not_measured("int8_agreement"),
         ]
     lines = [
         title,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .common import NOT_MEASURED, fmt, p_cell, table, wins_cell
+from .common import fmt, not_measured, p_cell, table, wins_cell
 
 CONTROLLER_EFFICIENCY = (
     (
@@ -26,12 +26,7 @@ def section_controller_efficiency(runs: Mapping[str, Mapping[str, Any] | None]) 
     """The controller on synthetic proxy-shaped rewards: best true quality per budget."""
     lines = ["### The controller on synthetic proxy-shaped rewards", ""]
     if all(data is None for data in runs.values()):
-        return lines + [
-            NOT_MEASURED.format(
-                command="python benchmarks/controller_efficiency.py",
-                file="controller_efficiency.json",
-            )
-        ]
+        return lines + [not_measured("controller_efficiency")]
     lines += [
         "`benchmarks/controller_efficiency.py` replaces proxy training with a synthetic landscape "
         "over the MnasNet space's 42 decisions, scaled to what the proxy check measured on digits "
@@ -161,11 +156,7 @@ def section_search_efficiency(
     if controller is not None:
         lines += section_controller_efficiency(controller) + ["", "### On the real proxy", ""]
     if data is None:
-        lines.append(
-            NOT_MEASURED.format(
-                command="python benchmarks/search_efficiency.py", file="search_efficiency.json"
-            )
-        )
+        lines.append(not_measured("search_efficiency"))
     else:
         lines += _search_efficiency_run(data)
     for name, other in (others or {}).items():
