@@ -27,6 +27,8 @@ Run: .venv/bin/python benchmarks/search_efficiency.py --seeds=0,1,2,3,4 \
          --steps_per_epoch=0
 Aggregate only what is on disk: add --norun (the results name the commands that ran the
 searches, recorded in the workdir's benchmark_commands.json, and the aggregation's own).
+Carry unfinished searches to another machine: add --archive=runs.tar.gz (the workdir's resumable
+files), then `tar xzf runs.tar.gz -C <workdir's parent>` there and run the same command.
 An image folder (here mnasnet-digits-m's), with the latency predictor so trials only train:
      .venv/bin/python benchmarks/search_efficiency.py --dataset=folder:data/digits_m \
          --workdir=runs/search_efficiency_digits_m --backend=predictor \
@@ -156,6 +158,13 @@ flags.DEFINE_string(
     "of a workdir without overwriting the main results.",
 )
 flags.DEFINE_string(
+    "archive",
+    None,
+    "Also write the workdir's resumable files (no TensorBoard logs, figures or models) to this "
+    ".tar.gz, to carry unfinished searches to another machine: restore with "
+    "`tar xzf ARCHIVE -C <workdir's parent>` and run the same command.",
+)
+flags.DEFINE_string(
     "note", _DEFAULT.note, "Free text added to the .md (what happened during the run)."
 )
 flags.DEFINE_bool("run", _DEFAULT.run, "Run (or resume) the searches; --norun only aggregates.")
@@ -186,6 +195,7 @@ def main(argv: list[str]) -> None:
             workdir=FLAGS.workdir,
             results_dir=FLAGS.results_dir,
             results_name=FLAGS.results_name,
+            archive=FLAGS.archive,
             note=FLAGS.note,
             run=FLAGS.run,
             command=shlex.join([os.path.relpath(sys.executable, REPO), *sys.argv]),
@@ -203,6 +213,8 @@ def main(argv: list[str]) -> None:
             f"  {algorithm:<10} best reward {br:.4f} ± {brs:.4f}   hypervolume {hv:.3f} ± {hvs:.3f}"
         )
     print(f"  wrote {base}.json, .md, .png")
+    if config.archive:
+        print(f"  wrote the runs archive {config.archive}")
 
 
 if __name__ == "__main__":

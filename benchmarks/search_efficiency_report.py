@@ -2,8 +2,9 @@
 and .png (digits: no suffix).
 
 Owns their names and layout, the markdown tables and text, the figure (mean curves ± one std over
-seeds), the JSON layout of every file the benchmark writes (`write_json`), and re-aggregation
-(--norun), which keeps the command, note and wall time of the run that made the searches.
+seeds), the JSON layout of every file the benchmark writes (`write_json`), re-aggregation
+(--norun), which keeps the note and wall time of the run that made the searches, and the runs
+archive (`write_runs_archive`: the workdir's resumable files, to resume on another machine).
 Every file is written atomically (`tflite_bench.util.atomic_write`).
 
 Must not import TensorFlow or absl flags, and must not run searches or compute figures: it formats
@@ -18,6 +19,7 @@ import json
 import math
 import os
 import re
+import tarfile
 from typing import Any
 
 import numpy as np
@@ -31,6 +33,36 @@ BASENAME = "search_efficiency"
 def write_json(data: Any, path: str) -> None:
     """Writes `data` as indented JSON (values JSON lacks written as strings), atomically."""
     atomic_write(path, json.dumps(data, indent=2, default=str))
+
+
+# What a runs archive leaves out: TensorBoard logs, figures, kept models and backups, which
+# resuming does not need and which would make the archive hundreds of times larger.
+ARCHIVE_SKIPS = {"dirs": ("tensorboard",), "suffixes": (".png", ".keras", ".h5", ".bak")}
+
+
+def write_runs_archive(workdir: str, path: str) -> list[str]:
+    """Writes the work directory's resumable files (per search: trials.csv, the oracle's and
+    trials' state, the latency cache, the benchmark's records; target.json, the logs) as a
+    .tar.gz under the workdir's own folder name, atomically; returns the member names. Restore
+    with `tar xzf <path> -C <the workdir's parent>`, then run the same command to resume."""
+    root = os.path.abspath(workdir)
+    names = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in ARCHIVE_SKIPS["dirs"])
+        names += [
+            os.path.join(folder, name)
+            for name in sorted(files)
+            if not name.endswith(ARCHIVE_SKIPS["suffixes"])
+        ]
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        members = []
+        for name in names:
+            member = os.path.relpath(name, os.path.dirname(root))
+            archive.add(name, arcname=member, recursive=False)
+            members.append(member)
+    atomic_write(path, buffer.getvalue(), make_dirs=True)
+    return members
 
 
 def basename(dataset: str) -> str:

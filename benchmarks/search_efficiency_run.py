@@ -94,6 +94,7 @@ class SearchEfficiencyConfig:
     workdir: str = os.path.join(REPO, "runs", "search_efficiency")
     results_dir: str = os.path.join(REPO, "benchmarks", "results")
     results_name: str | None = None
+    archive: str | None = None
     note: str | None = None
     run: bool = True
     command: str = ""
@@ -465,4 +466,7 @@ def run_benchmark(config: SearchEfficiencyConfig) -> tuple[dict[str, Any], str]:
     base = report_files.write_results(
         result, config.results_dir, config.basename, reaggregation=not config.run
     )
+    if config.archive:
+        members = report_files.write_runs_archive(config.workdir, config.archive)
+        logging.info("wrote %d files of %s to %s", len(members), config.workdir, config.archive)
     return result, base

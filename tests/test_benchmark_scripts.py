@@ -230,6 +230,41 @@ def test_search_efficiency_norun_names_the_commands_that_ran_the_searches(tmp_pa
     assert config["command"] == "run A; run B"
 
 
+def test_search_efficiency_archives_what_resuming_needs(tmp_path):
+    import tarfile
+
+    workdir, results = tmp_path / "work", tmp_path / "results"
+    workdir.mkdir()
+    (workdir / "target.json").write_text(json.dumps({"latency_target_ms": 6.0, "source": "t"}))
+    for seed in range(2):
+        _write_project(workdir, f"random_seed{seed}", [0.5, 0.6, 0.55])
+        _write_project(workdir, f"reinforce-independent_seed{seed}", [0.5, 0.7, 0.8])
+    project = workdir / "random_seed0"
+    (project / "trial_000").mkdir()
+    (project / "trial_000" / "trial.json").write_text("{}")
+    (project / "trial_000" / "model.keras").write_bytes(b"x" * 1000)
+    (project / "tensorboard" / "trial_000").mkdir(parents=True)
+    (project / "tensorboard" / "trial_000" / "events").write_bytes(b"x")
+    (project / "pareto.png").write_bytes(b"x")
+    archive = tmp_path / "carry" / "runs.tar.gz"
+    done = _search_efficiency(workdir, results, f"--archive={archive}")
+    assert done.returncode == 0, done.stderr
+    with tarfile.open(archive) as tar:
+        names = set(tar.getnames())
+        assert {"work/target.json", "work/random_seed0/trials.csv"} <= names
+        assert "work/random_seed0/trial_000/trial.json" in names
+        assert not any(n.endswith((".keras", ".png")) or "tensorboard" in n for n in names)
+        # Restored on another machine, it aggregates to the same figures.
+        tar.extractall(tmp_path / "elsewhere", filter="data")
+    again = _search_efficiency(tmp_path / "elsewhere" / "work", tmp_path / "results2")
+    assert again.returncode == 0, again.stderr
+    first, second = (
+        json.loads((folder / "search_efficiency.json").read_text())
+        for folder in (results, tmp_path / "results2")
+    )
+    assert first["paired"] == second["paired"] and first["summary"] == second["summary"]
+
+
 def test_search_efficiency_takes_the_class_count_from_the_workdir(tmp_path):
     import search_efficiency_run as ser
 
