@@ -35,9 +35,11 @@ An image folder (here mnasnet-digits-m's), with the latency predictor so trials 
          --predictor_table=benchmarks/results/latency_table_mnasnet_224.json ... (as above)
 
 This file is the binary: it owns the flags and their translation into
-`search_efficiency_run.SearchEfficiencyConfig`, and the summary it prints. Running and resuming
-the searches is in search_efficiency_run.py, the figures in search_efficiency_stats.py, the
-.json/.md/.png in search_efficiency_report.py. Must not import TensorFlow at import time; no
+`search_efficiency_config.SearchEfficiencyConfig`, and the summary it prints. The workdir's own
+files (T, commands) and the checks before the searches are in search_efficiency_workdir.py,
+running and resuming the searches in search_efficiency_run.py, the figures in
+search_efficiency_stats.py, the .json/.md/.png and the runs archive in
+search_efficiency_report.py. Must not import TensorFlow at import time; no
 other module reads FLAGS.
 """
 
@@ -54,9 +56,10 @@ from absl import app, flags  # noqa: E402
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
+import search_efficiency_config as se_config  # noqa: E402
 import search_efficiency_run as se_run  # noqa: E402
 
-_DEFAULT = se_run.SearchEfficiencyConfig()
+_DEFAULT = se_config.SearchEfficiencyConfig()
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list(
@@ -78,61 +81,67 @@ flags.DEFINE_integer(
     "trials",
     _DEFAULT.trials,
     "Trials (sampled architectures) per search.",
-    lower_bound=se_run.MINIMUMS["trials"],
+    lower_bound=se_config.MINIMUMS["trials"],
 )
 flags.DEFINE_integer(
     "chunk",
     _DEFAULT.chunk,
     "Trials per search process, taken round-robin over seeds and methods, so an interrupted "
     "benchmark has compared like with like (0: each search runs to --trials in one process).",
-    lower_bound=se_run.MINIMUMS["chunk"],
+    lower_bound=se_config.MINIMUMS["chunk"],
 )
 flags.DEFINE_enum(
-    "policy", _DEFAULT.policy, list(se_run.CHOICES["policy"]), "Controller policy of the RL runs."
+    "policy",
+    _DEFAULT.policy,
+    list(se_config.CHOICES["policy"]),
+    "Controller policy of the RL runs.",
 )
 flags.DEFINE_integer(
     "epochs",
     _DEFAULT.epochs,
     "Proxy training epochs per trial.",
-    lower_bound=se_run.MINIMUMS["epochs"],
+    lower_bound=se_config.MINIMUMS["epochs"],
 )
 flags.DEFINE_integer(
     "steps_per_epoch",
     _DEFAULT.steps_per_epoch,
     "Proxy training steps per epoch (0: whole epochs).",
-    lower_bound=se_run.MINIMUMS["steps_per_epoch"],
+    lower_bound=se_config.MINIMUMS["steps_per_epoch"],
 )
 flags.DEFINE_integer(
     "batch_size",
     _DEFAULT.batch_size,
     "Proxy training batch size.",
-    lower_bound=se_run.MINIMUMS["batch_size"],
+    lower_bound=se_config.MINIMUMS["batch_size"],
 )
 flags.DEFINE_integer(
     "proxy_image_size",
     _DEFAULT.proxy_image_size,
     "Proxy training resolution.",
-    lower_bound=se_run.MINIMUMS["proxy_image_size"],
+    lower_bound=se_config.MINIMUMS["proxy_image_size"],
 )
 flags.DEFINE_enum(
-    "backend", _DEFAULT.backend, list(se_run.CHOICES["backend"]), "Latency backend of the search."
+    "backend",
+    _DEFAULT.backend,
+    list(se_config.CHOICES["backend"]),
+    "Latency backend of the search.",
 )
 flags.DEFINE_integer(
     "latency_image_size",
     _DEFAULT.latency_image_size,
     "Resolution latency is measured at.",
-    lower_bound=se_run.MINIMUMS["latency_image_size"],
+    lower_bound=se_config.MINIMUMS["latency_image_size"],
 )
 flags.DEFINE_integer(
     "latency_runs",
     _DEFAULT.latency_runs,
     "Timed runs per latency measurement (local).",
-    lower_bound=se_run.MINIMUMS["latency_runs"],
+    lower_bound=se_config.MINIMUMS["latency_runs"],
 )
 flags.DEFINE_enum(
     "latency_clock",
     _DEFAULT.latency_clock,
-    list(se_run.CHOICES["latency_clock"]),
+    list(se_config.CHOICES["latency_clock"]),
     "Local latency clock (the measuring thread's CPU time resists other jobs on the host).",
 )
 flags.DEFINE_string(
@@ -174,7 +183,7 @@ def main(argv: list[str]) -> None:
     """Flags → config → `run_benchmark`, then a short summary of what was written where."""
     del argv
     try:
-        config = se_run.SearchEfficiencyConfig(
+        config = se_config.SearchEfficiencyConfig(
             seeds=tuple(int(seed) for seed in FLAGS.seeds),
             dataset=FLAGS.dataset,
             algorithms=tuple(FLAGS.algorithms),
@@ -201,7 +210,7 @@ def main(argv: list[str]) -> None:
             command=shlex.join([os.path.relpath(sys.executable, REPO), *sys.argv]),
         )
         result, base = se_run.run_benchmark(config)
-    except se_run.SettingsError as error:
+    except se_config.SettingsError as error:
         raise app.UsageError(str(error)) from error
     print(
         f"\nSearch efficiency ({len(result['searches'])} searches) in "

@@ -205,7 +205,8 @@ def test_search_efficiency_on_an_image_folder_has_its_own_files_and_workdir(tmp_
 
 
 def test_search_efficiency_norun_names_the_commands_that_ran_the_searches(tmp_path):
-    import search_efficiency_run as ser
+    import search_efficiency_workdir as sew
+    from search_efficiency_config import SearchEfficiencyConfig
 
     workdir, results = tmp_path / "work", tmp_path / "results"
     workdir.mkdir()
@@ -214,8 +215,8 @@ def test_search_efficiency_norun_names_the_commands_that_ran_the_searches(tmp_pa
         _write_project(workdir, f"random_seed{seed}", [0.5, 0.6, 0.55])
         _write_project(workdir, f"reinforce-independent_seed{seed}", [0.5, 0.7, 0.8])
     for command in ("run A", "run B", "run A"):
-        ser.record_command(ser.SearchEfficiencyConfig(workdir=str(workdir), command=command))
-    assert ser.search_commands(str(workdir)) == ["run A", "run B"]
+        sew.record_command(SearchEfficiencyConfig(workdir=str(workdir), command=command))
+    assert sew.search_commands(str(workdir)) == ["run A", "run B"]
     done = _search_efficiency(workdir, results)
     assert done.returncode == 0, done.stderr
     config = json.loads((results / "search_efficiency.json").read_text())["config"]
@@ -224,7 +225,7 @@ def test_search_efficiency_norun_names_the_commands_that_ran_the_searches(tmp_pa
     markdown = (results / "search_efficiency.md").read_text()
     assert "Command: `run A; run B`" in markdown and "Aggregated by: `" in markdown
     # A workdir that recorded nothing: the previous results lend their command.
-    (workdir / ser.COMMANDS_FILE).unlink()
+    (workdir / sew.COMMANDS_FILE).unlink()
     assert _search_efficiency(workdir, results).returncode == 0
     config = json.loads((results / "search_efficiency.json").read_text())["config"]
     assert config["command"] == "run A; run B"
@@ -266,7 +267,8 @@ def test_search_efficiency_archives_what_resuming_needs(tmp_path):
 
 
 def test_search_efficiency_takes_the_class_count_from_the_workdir(tmp_path):
-    import search_efficiency_run as ser
+    import search_efficiency_workdir as sew
+    from search_efficiency_config import SearchEfficiencyConfig, SettingsError
 
     (tmp_path / "target.json").write_text(
         json.dumps(
@@ -274,10 +276,10 @@ def test_search_efficiency_takes_the_class_count_from_the_workdir(tmp_path):
         )
     )
     # The folder is not read (it no longer exists): target.json has the count.
-    config = ser.SearchEfficiencyConfig(workdir=str(tmp_path), dataset="folder:gone")
-    assert ser.dataset_classes(config) == 7
-    with pytest.raises(ser.SettingsError, match="--dataset=digits but the searches in"):
-        ser.dataset_classes(ser.SearchEfficiencyConfig(workdir=str(tmp_path)))
+    config = SearchEfficiencyConfig(workdir=str(tmp_path), dataset="folder:gone")
+    assert sew.dataset_classes(config) == 7
+    with pytest.raises(SettingsError, match="--dataset=digits but the searches in"):
+        sew.dataset_classes(SearchEfficiencyConfig(workdir=str(tmp_path)))
 
 
 def test_oneshot_benchmark_picks_the_best_at_the_target():
