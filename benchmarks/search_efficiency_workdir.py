@@ -30,8 +30,24 @@ def _saved_target(config: SearchEfficiencyConfig) -> dict[str, Any] | None:
     path = os.path.join(config.workdir, TARGET_FILE)
     if not os.path.exists(path):
         return None
-    with open(path, encoding="utf-8") as handle:
-        saved = json.load(handle)
+    problem = None
+    try:
+        with open(path, encoding="utf-8") as handle:
+            saved = json.load(handle)
+    except ValueError as error:
+        problem = f"not JSON: {error}"
+    else:
+        if not isinstance(saved, dict) or not isinstance(
+            saved.get("latency_target_ms"), (int, float)
+        ):
+            problem = "no latency_target_ms"
+        elif "source" not in saved:
+            problem = "no source"
+    if problem:
+        raise SettingsError(
+            f"{path} is not a target file this benchmark wrote ({problem}): restore it from the "
+            "runs archive, or use another --workdir"
+        )
     if saved.get("dataset", DIGITS) != config.dataset:
         raise SettingsError(
             f"--dataset={config.dataset} but the searches in {config.workdir} ran on "

@@ -280,6 +280,10 @@ def test_search_efficiency_takes_the_class_count_from_the_workdir(tmp_path):
     assert sew.dataset_classes(config) == 7
     with pytest.raises(SettingsError, match="--dataset=digits but the searches in"):
         sew.dataset_classes(SearchEfficiencyConfig(workdir=str(tmp_path)))
+    for corrupt in ('{"latency_target_ms": 6.0', '{"source": "t"}', "[]"):
+        (tmp_path / "target.json").write_text(corrupt)
+        with pytest.raises(SettingsError, match="target.json is not a target file"):
+            sew.dataset_classes(config)
 
 
 def test_oneshot_benchmark_picks_the_best_at_the_target():
