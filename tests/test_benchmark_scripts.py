@@ -204,16 +204,22 @@ def test_search_efficiency_on_an_image_folder_has_its_own_files_and_workdir(tmp_
     assert "Traceback" not in refused.stderr + missing.stderr + bad_name.stderr
 
 
-def test_search_efficiency_norun_names_the_commands_that_ran_the_searches(tmp_path):
-    import search_efficiency_workdir as sew
-    from search_efficiency_config import SearchEfficiencyConfig
-
-    workdir, results = tmp_path / "work", tmp_path / "results"
+def _two_seed_workdir(tmp_path):
+    """A digits workdir with T = 6 ms and 3 trials of random and RL on seeds 0 and 1."""
+    workdir = tmp_path / "work"
     workdir.mkdir()
     (workdir / "target.json").write_text(json.dumps({"latency_target_ms": 6.0, "source": "t"}))
     for seed in range(2):
         _write_project(workdir, f"random_seed{seed}", [0.5, 0.6, 0.55])
         _write_project(workdir, f"reinforce-independent_seed{seed}", [0.5, 0.7, 0.8])
+    return workdir
+
+
+def test_search_efficiency_norun_names_the_commands_that_ran_the_searches(tmp_path):
+    import search_efficiency_workdir as sew
+    from search_efficiency_config import SearchEfficiencyConfig
+
+    workdir, results = _two_seed_workdir(tmp_path), tmp_path / "results"
     for command in ("run A", "run B", "run A"):
         sew.record_command(SearchEfficiencyConfig(workdir=str(workdir), command=command))
     assert sew.search_commands(str(workdir)) == ["run A", "run B"]
@@ -234,12 +240,7 @@ def test_search_efficiency_norun_names_the_commands_that_ran_the_searches(tmp_pa
 def test_search_efficiency_archives_what_resuming_needs(tmp_path):
     import tarfile
 
-    workdir, results = tmp_path / "work", tmp_path / "results"
-    workdir.mkdir()
-    (workdir / "target.json").write_text(json.dumps({"latency_target_ms": 6.0, "source": "t"}))
-    for seed in range(2):
-        _write_project(workdir, f"random_seed{seed}", [0.5, 0.6, 0.55])
-        _write_project(workdir, f"reinforce-independent_seed{seed}", [0.5, 0.7, 0.8])
+    workdir, results = _two_seed_workdir(tmp_path), tmp_path / "results"
     project = workdir / "random_seed0"
     (project / "trial_000").mkdir()
     (project / "trial_000" / "trial.json").write_text("{}")
