@@ -100,6 +100,10 @@ class SearchEfficiencyConfig:
                 "--results_name must be a file name without a folder (letters, digits, _ . -); "
                 f"got {self.results_name!r}"
             )
+        if self.archive is not None and (
+            not self.archive.endswith(".tar.gz") or os.path.isdir(self.archive)
+        ):
+            raise SettingsError(f"--archive must name a .tar.gz file; got {self.archive!r}")
         for name, minimum in MINIMUMS.items():
             if getattr(self, name) < minimum:
                 raise SettingsError(

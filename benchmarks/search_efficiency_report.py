@@ -46,21 +46,15 @@ def write_runs_archive(workdir: str, path: str) -> list[str]:
     .tar.gz under the workdir's own folder name, atomically; returns the member names. Restore
     with `tar xzf <path> -C <the workdir's parent>`, then run the same command to resume."""
     root = os.path.abspath(workdir)
-    names = []
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d not in ARCHIVE_SKIPS["dirs"])
-        names += [
-            os.path.join(folder, name)
-            for name in sorted(files)
-            if not name.endswith(ARCHIVE_SKIPS["suffixes"])
-        ]
-    buffer = io.BytesIO()
+    buffer, members = io.BytesIO(), []
     with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        members = []
-        for name in names:
-            member = os.path.relpath(name, os.path.dirname(root))
-            archive.add(name, arcname=member, recursive=False)
-            members.append(member)
+        for folder, dirs, files in os.walk(root):
+            dirs[:] = sorted(d for d in dirs if d not in ARCHIVE_SKIPS["dirs"])
+            for name in sorted(files):
+                if not name.endswith(ARCHIVE_SKIPS["suffixes"]):
+                    member = os.path.relpath(os.path.join(folder, name), os.path.dirname(root))
+                    archive.add(os.path.join(folder, name), arcname=member, recursive=False)
+                    members.append(member)
     atomic_write(path, buffer.getvalue(), make_dirs=True)
     return members
 

@@ -265,6 +265,9 @@ def test_search_efficiency_archives_what_resuming_needs(tmp_path):
         for folder in (results, tmp_path / "results2")
     )
     assert first["paired"] == second["paired"] and first["summary"] == second["summary"]
+    bad = _search_efficiency(workdir, results, f"--archive={tmp_path}")
+    assert bad.returncode != 0 and "--archive must name a .tar.gz file" in bad.stderr
+    assert "Traceback" not in bad.stderr
 
 
 def test_search_efficiency_takes_the_class_count_from_the_workdir(tmp_path):
