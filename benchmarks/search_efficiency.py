@@ -58,6 +58,7 @@ sys.path.insert(0, REPO)
 
 import search_efficiency_config as se_config  # noqa: E402
 import search_efficiency_run as se_run  # noqa: E402
+import search_efficiency_stats as stats  # noqa: E402
 
 _DEFAULT = se_config.SearchEfficiencyConfig()
 
@@ -210,7 +211,7 @@ def main(argv: list[str]) -> None:
             command=shlex.join([os.path.relpath(sys.executable, REPO), *sys.argv]),
         )
         result, base = se_run.run_benchmark(config)
-    except se_config.SettingsError as error:
+    except (se_config.SettingsError, stats.RecordsError) as error:
         raise app.UsageError(str(error)) from error
     print(
         f"\nSearch efficiency ({len(result['searches'])} searches) in "

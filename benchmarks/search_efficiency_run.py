@@ -167,7 +167,8 @@ def _result_config(
 def run_benchmark(config: SearchEfficiencyConfig) -> tuple[dict[str, Any], str]:
     """Runs (or resumes) every search unless `config.run` is false, then aggregates what is on
     disk and writes the results; returns the result document and the results' path without
-    extension. Raises SettingsError if the settings do not fit the work directory or table."""
+    extension. Raises SettingsError if the settings do not fit the work directory or table, and
+    stats.RecordsError if one of the benchmark's record files there is damaged."""
     started = time.time()
     classes = workdir_files.dataset_classes(config)
     if config.backend == "predictor":
@@ -179,6 +180,10 @@ def run_benchmark(config: SearchEfficiencyConfig) -> tuple[dict[str, Any], str]:
         "T = %.3f ms (%s); hypervolume reference %.3f ms", target_ms, target_source, latency_ref
     )
     if config.run:
+        # A damaged record fails here, not after the first search's hour of training.
+        for seed in config.seeds:
+            for algorithm in config.algorithms:
+                stats.read_runs(config.project_dir(algorithm, seed))
         workdir_files.record_command(config)
         run_all(config, target_ms)
     searches = [

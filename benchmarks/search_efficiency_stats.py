@@ -76,12 +76,30 @@ def read_runs(project_dir: str) -> list[dict[str, Any]]:
     return read_records(os.path.join(project_dir, RUNS_FILE))
 
 
+class RecordsError(ValueError):
+    """A record file of the benchmark (`RUNS_FILE`, the commands record) that it cannot read."""
+
+
 def read_records(path: str) -> list[dict[str, Any]]:
-    """A JSON list of records the benchmark appends to; empty if the file is not there yet."""
+    """A JSON list of records the benchmark appends to; empty if the file is not there yet.
+    Raises RecordsError naming the file if it is not such a list (the benchmark writes these
+    files atomically, so that means it was edited or damaged elsewhere)."""
     if not os.path.exists(path):
         return []
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            records = json.load(handle)
+    except (ValueError, UnicodeDecodeError) as error:
+        problem = f"not JSON: {error}"
+    else:
+        if isinstance(records, list) and all(isinstance(r, dict) for r in records):
+            return records
+        problem = "not a list of records"
+    raise RecordsError(
+        f"{path} is not a record file this benchmark wrote ({problem}): restore it from the "
+        "runs archive, or delete it (it holds bookkeeping only: wall times or command lines; "
+        "the trials are in trials.csv)"
+    )
 
 
 # ---- one search ----

@@ -270,6 +270,32 @@ def test_search_efficiency_archives_what_resuming_needs(tmp_path):
     assert "Traceback" not in bad.stderr
 
 
+def test_search_efficiency_names_a_damaged_record_file(tmp_path):
+    import search_efficiency_run as se_run
+    import search_efficiency_stats as stats
+    import search_efficiency_workdir as sew
+    from search_efficiency_config import SearchEfficiencyConfig
+
+    workdir, results = _two_seed_workdir(tmp_path), tmp_path / "results"
+    runs = workdir / "random_seed1" / "benchmark_runs.json"
+    for damaged, problem in (('[{"seconds": 1', "not JSON"), ('{"seconds": 1}', "not a list")):
+        runs.write_text(damaged)
+        done = _search_efficiency(workdir, results)
+        assert done.returncode != 0 and "Traceback" not in done.stderr
+        assert f"{runs} is not a record file this benchmark wrote ({problem}" in done.stderr
+        assert not results.exists()  # nothing half-written
+    # A run stops before its first search, not after an hour of it.
+    config = SearchEfficiencyConfig(workdir=str(workdir), seeds=(0, 1), run=True)
+    with pytest.raises(stats.RecordsError, match="random_seed1"):
+        se_run.run_benchmark(config)
+    assert not (workdir / sew.COMMANDS_FILE).exists()
+    runs.unlink()
+    (workdir / sew.COMMANDS_FILE).write_text("[1, 2]")
+    done = _search_efficiency(workdir, results)
+    assert done.returncode != 0 and "benchmark_commands.json is not a record file" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
 def test_search_efficiency_takes_the_class_count_from_the_workdir(tmp_path):
     import search_efficiency_workdir as sew
     from search_efficiency_config import SearchEfficiencyConfig, SettingsError
