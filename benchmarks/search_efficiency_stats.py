@@ -89,7 +89,7 @@ def read_records(path: str) -> list[dict[str, Any]]:
     try:
         with open(path, encoding="utf-8") as handle:
             records = json.load(handle)
-    except (ValueError, UnicodeDecodeError) as error:
+    except ValueError as error:  # (UnicodeDecodeError included)
         problem = f"not JSON: {error}"
     else:
         if isinstance(records, list) and all(isinstance(r, dict) for r in records):

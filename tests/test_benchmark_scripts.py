@@ -284,8 +284,16 @@ def test_search_efficiency_names_a_damaged_record_file(tmp_path):
         assert done.returncode != 0 and "Traceback" not in done.stderr
         assert f"{runs} is not a record file this benchmark wrote ({problem}" in done.stderr
         assert not results.exists()  # nothing half-written
-    # A run stops before its first search, not after an hour of it.
-    config = SearchEfficiencyConfig(workdir=str(workdir), seeds=(0, 1), run=True)
+    # A run stops before its first search, not after an hour of it. (With 3 trials every search
+    # is already done, so without the early check no search would start either, but the
+    # commands record would be written before the aggregation failed.)
+    config = SearchEfficiencyConfig(
+        workdir=str(workdir),
+        seeds=(0, 1),
+        algorithms=("random", "reinforce-independent"),
+        trials=3,
+        run=True,
+    )
     with pytest.raises(stats.RecordsError, match="random_seed1"):
         se_run.run_benchmark(config)
     assert not (workdir / sew.COMMANDS_FILE).exists()
