@@ -1,11 +1,13 @@
 """Cost of the LSTM controller per search trial: the numpy policy vs the same one in Keras 3 / TF.
 
-Answers "keep the hand-written numpy LSTM, BPTT and Adam (search/policy.py, search/controller.py)
+Answers "keep the hand-written numpy LSTM, BPTT and Adam (search/controllers/policy.py,
+search/controllers/controller.py)
 only if a measurement says it is worth its code". Over the space's choice sizes (MnasNet: 42
 decisions), one trial's controller work is: sample one architecture with its log-prob (and
 entropy), then one REINFORCE update for one reward. Variants:
 
-- numpy: `search.controller.Controller(sizes, policy="lstm")`, through `sample()` and `update()`;
+- numpy: `search.controllers.controller.Controller(sizes, policy="lstm")`, through `sample()` and
+  `update()`;
 - keras eager: `KerasLSTMController` below (Embedding rows per decision, `keras.layers.LSTMCell`
   unrolled over the decisions, one `Dense` softmax head per decision, REINFORCE with an EMA
   baseline, gradients by `tf.GradientTape`, `keras.optimizers.Adam`), run eagerly;
@@ -18,7 +20,8 @@ the same work. The variants run in one process, interleaved in rounds of `--bloc
 order rotating each round) to spread a shared machine's noise; per-trial min and median wall ms
 and their ratio to numpy are reported (the eager variant, ~60× slower, runs `--eager_steps`
 trials, its share each round). Fresh subprocesses measure the import time of
-`search.controller` vs `tensorflow, keras` and the peak RSS of a process that imports and runs
+`search.controllers.controller` vs `tensorflow, keras` and the peak RSS of a process that imports
+and runs
 `--rss_steps` trials of each variant. Lines of code are counted with `ast` (no
 blank, comment or docstring lines) for named functions and classes.
 
@@ -52,6 +55,8 @@ sys.path.insert(0, REPO)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
+NUMPY_MODULE = "search.controllers.controller"
+"""The numpy controller, whose import time is measured."""
 VARIANTS = ("numpy", "keras eager", "keras tf.function")
 CHILDREN = {
     "none": None,
@@ -63,16 +68,16 @@ TRIAL_SECONDS = (20.0, 40.0)  # a proxy trial (benchmarks/results/trial_cost_aft
 
 # What the numpy LSTM controller needs beyond the shared Policy / Controller plumbing.
 NUMPY_CODE = {
-    "search/policy.py": [
+    "search/controllers/policy.py": [
         "single_threaded_blas",
         "_log_softmax",
         "_entropy_and_grad",
         "_draw",
         "LSTMPolicy",
     ],
-    "search/controller.py": ["Adam.__init__", "Adam.step"],
+    "search/controllers/controller.py": ["Adam.__init__", "Adam.step"],
 }
-NUMPY_STATE_CODE = {"search/controller.py": ["Adam.get_state", "Adam.set_state"]}
+NUMPY_STATE_CODE = {"search/controllers/controller.py": ["Adam.get_state", "Adam.set_state"]}
 KERAS_CODE = [
     "KerasLSTMController.__init__",
     "KerasLSTMController._forward",
@@ -206,7 +211,8 @@ class KerasLSTMController:
         return advantage
 
     def load_numpy_weights(self, params: dict[str, np.ndarray]) -> None:
-        """Copies `search.policy.LSTMPolicy.params` (gates i, f, o, g → Keras's i, f, g, o)."""
+        """Copies `search.controllers.policy.LSTMPolicy.params` (gates i, f, o, g → Keras's i, f, g,
+        o)."""
         h = self.hidden_size
 
         def gates(array: np.ndarray) -> np.ndarray:
@@ -233,7 +239,7 @@ def make_trial(variant: str, sizes: list[int]) -> Callable[[], tuple[float, floa
     """A function running one trial's controller work; returns (sample s, update s)."""
     rng = np.random.default_rng(0)
     if variant == "numpy":
-        from search.controller import Controller
+        from search.controllers.controller import Controller
 
         controller = Controller(sizes, policy="lstm", seed=0)
 
@@ -287,7 +293,7 @@ def check_equivalence(sizes: list[int], updates: int = 5) -> dict[str, float]:
     compares log-prob, entropy and the gradient of the loss (max |Δ| / max |grad|)."""
     import tensorflow as tf
 
-    from search.controller import Controller
+    from search.controllers.controller import Controller
 
     rng = np.random.default_rng(1)
     numpy_controller = Controller(sizes, policy="lstm", seed=0)
@@ -374,7 +380,7 @@ def _python(*args: str) -> str:
 def measure_imports() -> dict[str, Any]:
     """Seconds to import each module set in a fresh interpreter (min, median over repeats)."""
     targets = {
-        "search.controller": "import search.controller",
+        NUMPY_MODULE: f"import {NUMPY_MODULE}",
         "tensorflow, keras": "import tensorflow, keras",
     }
     result: dict[str, Any] = {}
@@ -382,8 +388,8 @@ def measure_imports() -> dict[str, Any]:
         code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
         times = [float(_python("-c", code)) for _ in range(FLAGS.import_repeats)]
         result[name] = {"min_s": min(times), "median_s": statistics.median(times), "all_s": times}
-    code = "import sys, search.oracle; print('tensorflow' in sys.modules)"
-    result["search.oracle imports tensorflow"] = _python("-c", code) == "True"
+    code = "import sys, search.multitrial.oracle; print('tensorflow' in sys.modules)"
+    result["search.multitrial.oracle imports tensorflow"] = _python("-c", code) == "True"
     return result
 
 
@@ -538,14 +544,14 @@ def write_markdown(result: dict[str, Any], path: str) -> None:
         "| process | import min s | import median s | peak RSS MB |",
         "|---|---|---|---|",
         f"| script only, no controller | | | {rss['none']:.0f} |",
-        f"| numpy (`import search.controller`) | {imports['search.controller']['min_s']:.2f} |"
-        f" {imports['search.controller']['median_s']:.2f} | {rss['numpy']:.0f} |",
+        f"| numpy (`import {NUMPY_MODULE}`) | {imports[NUMPY_MODULE]['min_s']:.2f} |"
+        f" {imports[NUMPY_MODULE]['median_s']:.2f} | {rss['numpy']:.0f} |",
         f"| keras eager (`import tensorflow, keras`) | {imports['tensorflow, keras']['min_s']:.2f}"
         f" | {imports['tensorflow, keras']['median_s']:.2f} | {rss['keras_eager']:.0f} |",
         f"| keras tf.function | (same) | | {rss['keras_function']:.0f} |",
         "",
-        f"`import search.oracle` (the search process) loads TensorFlow anyway:"
-        f" {imports['search.oracle imports tensorflow']}.",
+        f"`import search.multitrial.oracle` (the search process) loads TensorFlow anyway:"
+        f" {imports['search.multitrial.oracle imports tensorflow']}.",
         "",
         "Equivalence (the Keras policy loaded with the numpy weights at each of 5 numpy"
         " updates; float32 vs float64): max |Δ log-prob|"
@@ -583,7 +589,7 @@ def write_markdown(result: dict[str, Any], path: str) -> None:
 
 def main(argv: list[str]) -> None:
     del argv
-    from search.space_registry import get_space
+    from search.spaces.registry import get_space
 
     sizes = get_space(FLAGS.search_space).choice_sizes()
     if FLAGS.child:

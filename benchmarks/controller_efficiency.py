@@ -38,8 +38,9 @@ from absl import app, flags
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from search import report, space_registry  # noqa: E402  (pure Python)
-from search.controller import make_controller  # noqa: E402
+from search.controllers.controller import make_controller  # noqa: E402
+from search.results import report  # noqa: E402  (pure Python)
+from search.spaces import registry as space_registry  # noqa: E402  (pure Python)
 
 MEAN, SIGNAL, NOISE = 0.725, 0.174, 0.053  # mnasnet-proxy-check, digits, 3 epochs
 

@@ -31,10 +31,10 @@ from absl import app, flags, logging
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from search import space_registry  # noqa: E402
 from search.latency import build, calibration, coverage  # noqa: E402
 from search.latency.table import LatencyTable  # noqa: E402
-from tflite_bench import util  # noqa: E402
+from search.spaces import registry as space_registry  # noqa: E402
+from tflite_bench import files  # noqa: E402
 from tflite_bench.backends import LocalBackend  # noqa: E402
 
 RESULTS = os.path.join(REPO, "benchmarks", "results")
@@ -225,9 +225,9 @@ def main(argv: list[str]) -> None:
             row["builds"] = built[name]  # resumed with nothing to measure: the original build
         result["spaces"].append(row)
     result["device"] = result["spaces"][0]["device"] if result["spaces"] else ""
-    util.atomic_write_json(path, result, indent=1)
+    files.atomic_write_json(path, result, indent=1)
     text = markdown(result)
-    util.atomic_write(os.path.join(FLAGS.results_dir, "latency_space_tables.md"), text.encode())
+    files.atomic_write(os.path.join(FLAGS.results_dir, "latency_space_tables.md"), text.encode())
     print(text)
 
 

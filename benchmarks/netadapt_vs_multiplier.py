@@ -116,7 +116,7 @@ def _multiplier_latencies(arch, meter) -> list[tuple[float, float, object]]:
 
 def _case(name: str) -> list[dict]:
     from search.adapt import netadapt
-    from search.adapt.latency import end_to_end, measure_pair
+    from search.adapt.sizing import end_to_end, measure_pair
 
     arch = _arch(name)
     folder = os.path.join(FLAGS.workdir, name)

@@ -228,7 +228,7 @@ def train_standalone(arch_text: str, epochs: int, cache: dict, key: str) -> dict
 
     from mnasnet_tf import arch_string, builder, proxy_train
     from mnasnet_tf import eval as eval_lib
-    from search import space_registry
+    from search.spaces import registry as space_registry
 
     space = space_registry.get_space(FLAGS.space)
     arch = arch_string.decode(arch_text, **space.conventions)
@@ -250,8 +250,8 @@ def measure(archs: dict[str, str], classes: int) -> dict[str, float]:
     import statistics
 
     from mnasnet_tf import arch_string
-    from search import space_registry
     from search.latency.meter import LatencyMeter
+    from search.spaces import registry as space_registry
 
     space = space_registry.get_space(FLAGS.space)
     specs = {k: arch_string.decode(v, **space.conventions) for k, v in archs.items()}
@@ -275,7 +275,7 @@ def one_shot_accuracies(algorithm: str, archs: list[str], cache: dict, cache_pat
     if missing:
         from mnasnet_tf import arch_string
         from search.oneshot import outputs
-        from search.oneshot import search as oneshot_search
+        from search.oneshot import run as oneshot_search
         from search.oneshot.config import OneShotConfig
 
         config = OneShotConfig(
@@ -350,7 +350,7 @@ def main(argv) -> None:
                 **trained,
             }
         )
-    from search import space_registry
+    from search.spaces import registry as space_registry
 
     space = space_registry.get_space(FLAGS.space)
     from mnasnet_tf import arch_string
@@ -505,9 +505,9 @@ def write_results(result: dict) -> None:
     ]
     with open(base + ".md", "w") as handle:
         handle.write("\n".join(lines) + "\n")
-    from search import report
+    from search.results import figures
 
-    plt = report._pyplot()
+    plt = figures.pyplot()
     figure, axes = plt.subplots(figsize=(5, 4))
     pairs = rank["pairs"]
     axes.scatter([p["one_shot"] for p in pairs], [p["standalone"] for p in pairs], s=16)

@@ -1,9 +1,10 @@
 """Search efficiency: RL controllers vs random search at the same trial budget on the proxy.
 
-Runs the real search binary (`python -m search.main`: keras-tuner `MnasOracle` + `MnasTuner`,
+Runs the real search binary (`python -m search.cli.mnasnet_search`: keras-tuner `MnasOracle` +
+`MnasTuner`,
 proxy training on --dataset, the bundled digits by default, a real latency source or the
 predictor) once per method and seed, each in its own project directory. With --chunk N the
-searches run round-robin, N trials at a time (seeds outer, methods inner; `search.main
+searches run round-robin, N trials at a time (seeds outer, methods inner; `search.cli.mnasnet_search
 --trials_per_run`), so a benchmark interrupted at any point has compared like with like, and
 each chunk is a fresh process. An interrupted
 benchmark resumes where it stopped: run the same command again (a finished search is skipped).
@@ -11,11 +12,12 @@ benchmark resumes where it stopped: run the same command again (a finished searc
 Methods: random, reinforce / ppo (with --policy), or reinforce-lstm, reinforce-independent,
 ppo-lstm, ppo-independent. From each project's trials.csv it derives, after every trial, the best
 reward so far, the best accuracy so far among models no slower than T, and the hypervolume of
-the accuracy–latency front (`search.report.hypervolume`, fixed latency reference = factor × T).
+the accuracy–latency front (`search.results.report.hypervolume`, fixed latency reference = factor ×
+T).
 T is MobileNetV2's latency on the same backend, measured once per workdir and cached (or
 --latency_target_ms). Same seed ⇒ same data split and proxy seeds, so each RL search is paired
 with the random search of its seed, at the budget both have reached, with a Wilcoxon
-signed-rank p-value per figure (`search.report.wilcoxon_p`).
+signed-rank p-value per figure (`search.results.report.wilcoxon_p`).
 
 Writes <results_dir>/search_efficiency.json (config, per-trial curves, summaries), .md (per
 method and seed, means at the budget every search reached, paired tests) and .png (mean curves

@@ -5,10 +5,11 @@ Owns their names and layout, the markdown tables and text, the figure (mean curv
 seeds), the JSON layout of every file the benchmark writes (`write_json`), re-aggregation
 (--norun), which keeps the note and wall time of the run that made the searches, and the runs
 archive (`write_runs_archive`: the workdir's resumable files, to resume on another machine).
-Every file is written atomically (`tflite_bench.util.atomic_write`).
+Every file is written atomically (`tflite_bench.files.atomic_write`).
 
 Must not import TensorFlow or absl flags, and must not run searches or compute figures: it formats
-the result document it is given. `search.space` (for the uniform policy's entropy) and matplotlib
+the result document it is given. `search.spaces.base` (for the uniform policy's entropy) and
+matplotlib
 are imported inside the functions that need them.
 """
 
@@ -25,7 +26,7 @@ from typing import Any
 import numpy as np
 from search_efficiency_stats import CURVES
 
-from tflite_bench.util import atomic_write
+from tflite_bench.files import atomic_write
 
 BASENAME = "search_efficiency"
 
@@ -176,7 +177,7 @@ def write_markdown(path: str, result: dict[str, Any]) -> None:
         if s["algorithm"] != "random" and s["controller_entropy"]
     ]
     if entropies:
-        from search import space_registry
+        from search.spaces import registry as space_registry
 
         uniform = sum(math.log(n) for n in space_registry.get_space("mnasnet").choice_sizes())
         lines += [

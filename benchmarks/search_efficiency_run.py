@@ -1,6 +1,7 @@
 """Running the search-efficiency benchmark: its searches and the whole pipeline.
 
-Owns the command line of one `search.main` child process (one search project per method and
+Owns the command line of one `search.cli.mnasnet_search` child process (one search project per
+method and
 seed, its output in `<project>.log`), running and resuming the searches round-robin in chunks,
 and `run_benchmark`: check the workdir and fix T (`search_efficiency_workdir`), run (or only
 aggregate), summarise with `search_efficiency_stats`, write with `search_efficiency_report`.
@@ -29,12 +30,12 @@ from search_efficiency_config import REPO, SearchEfficiencyConfig, project_name
 def search_command(
     config: SearchEfficiencyConfig, algorithm: str, seed: int, target_ms: float
 ) -> list[str]:
-    """The `search.main` command line of one search (one chunk of it with `chunk`)."""
+    """The `search.cli.mnasnet_search` command line of one search (one chunk of it with `chunk`)."""
     search_algorithm, policy = config.method(algorithm)
     command = [
         sys.executable,
         "-m",
-        "search.main",
+        "search.cli.mnasnet_search",
         f"--algorithm={search_algorithm}",
         f"--policy={policy}",
         f"--dataset={config.dataset}",

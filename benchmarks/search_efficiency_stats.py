@@ -1,6 +1,7 @@
 """The figures of the search-efficiency benchmark, from what its searches left on disk.
 
-Owns reading a search project (`trials.csv`, written by `search.main`, and `RUNS_FILE`, the
+Owns reading a search project (`trials.csv`, written by `search.cli.mnasnet_search`, and
+`RUNS_FILE`, the
 benchmark's record of the search's processes), the per-trial curves (best reward so far, best
 accuracy so far at ≤ T, hypervolume of the completed trials), each search's summary, the means
 over seeds (`aggregate`), the figures of a search at a smaller budget (`truncate`) and the
@@ -21,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from search import report  # (pure Python, no TensorFlow)
+from search.results import report  # (pure Python, no TensorFlow)
 
 CURVES = ("best_reward", "best_accuracy_at_target", "hypervolume")
 # Trial budgets at which the paired comparisons are also reported (and the pairs' own budget).

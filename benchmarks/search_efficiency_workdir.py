@@ -121,8 +121,8 @@ def latency_target(config: SearchEfficiencyConfig, classes: int) -> tuple[float,
 def check_predictor_table(config: SearchEfficiencyConfig, classes: int) -> None:
     """Refuses a table that lacks parts of the space's architectures at the search's setting
     (every such trial would fail), naming what is missing."""
-    from search import space_registry
     from search.latency import table as predictor
+    from search.spaces import registry as space_registry
 
     table = predictor.load_table(config.predictor_table)
     space = space_registry.get_space("mnasnet")

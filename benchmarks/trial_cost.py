@@ -56,7 +56,7 @@ flags.DEFINE_integer("seed", 0, "Search seed.")
 flags.DEFINE_integer(
     "recycle_every",
     0,
-    "Proxy training in a child process replaced after this many trials (search.proxy_worker; "
+    "Proxy training in a child process replaced after this many trials (search.proxy.worker; "
     "the search's default is 20). 0: in this process, where the per-phase timers can see it.",
 )
 flags.DEFINE_list("rss_at", ["1", "10", "50", "100", "200"], "Trials after which RSS is reported.")
@@ -172,7 +172,7 @@ def _install(clock: PhaseClock) -> list[str]:
 
     from mnasnet_tf import builder, proxy_train, recipe
     from mnasnet_tf import eval as eval_lib
-    from search import oracle, tuner
+    from search.multitrial import oracle, tuner
     from tflite_bench import benchmark, convert
 
     installed = []
@@ -253,8 +253,11 @@ def run(label: str) -> dict:
     import numpy as np
     import tensorflow as tf
 
-    from search import oracle as oracle_module
-    from search import proxy, reward, space_registry, tuner
+    from search.controllers import reward
+    from search.multitrial import oracle as oracle_module
+    from search.multitrial import tuner
+    from search.proxy import task as proxy
+    from search.spaces import registry as space_registry
 
     clock = PhaseClock()
     installed = _install(clock)
@@ -344,7 +347,7 @@ def run(label: str) -> dict:
             "keras_tuner": keras_tuner.__version__,
             "numpy": np.__version__,
         },
-        "code": {"search.tuner": tuner.__file__, "wrapped": installed},
+        "code": {"search.multitrial.tuner": tuner.__file__, "wrapped": installed},
         "config": {
             "trials": FLAGS.trials,
             "epochs": FLAGS.epochs,

@@ -17,7 +17,7 @@ A block string is `_`-separated tokens in the reference MnasNet form, e.g.
 `encode(decode(s)) == s` for every canonical string. An arch string is block strings joined by
 `:`; it carries no model-wide conventions (those default to MnasNet's); the arch JSON carries all.
 
-Must not import TensorFlow or Keras; of tflite_bench only the TF-free `tflite_bench.util`.
+Must not import TensorFlow or Keras; of tflite_bench only the TF-free `tflite_bench.files`.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import re
 from typing import Any
 
 from mnasnet_tf import specs
-from tflite_bench import util
+from tflite_bench import files
 
 BLOCK_SEPARATOR = ":"
 JSON_FORMAT = "mnasnet-tf/arch-v1"
@@ -223,7 +223,7 @@ def from_json_dict(data: dict[str, Any], *, source: str = "arch JSON") -> specs.
 
 def save_json(arch: specs.ArchSpec, path: str | os.PathLike[str]) -> None:
     """Writes the arch JSON atomically (a half-written file never replaces a good one)."""
-    util.atomic_write_json(path, to_json_dict(arch), indent=2)
+    files.atomic_write_json(path, to_json_dict(arch), indent=2)
 
 
 def load_json(path: str | os.PathLike[str]) -> specs.ArchSpec:

@@ -6,7 +6,7 @@ piece models a per-layer latency table needs (`build_stem_model`, `build_layer_m
 stem + layers + head is exactly the whole network. Graph details live in `blocks.py`.
 
 Imports Keras and `mnasnet_tf.specs`/`blocks`, and of tflite_bench only the TF-free
-`tflite_bench.util`; must not import search/ or the rest of tflite_bench/.
+`tflite_bench.checks`; must not import search/ or the rest of tflite_bench/.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import keras
 from keras import layers
 
 from mnasnet_tf import blocks, specs
-from tflite_bench import util
+from tflite_bench import checks
 
 POOLINGS = (None, "avg", "max")
 MIN_INPUT_SIZE = 32
@@ -47,9 +47,9 @@ def _check_input_shape(input_shape: object) -> tuple[int | None, int | None, int
 
 
 def _check_bn(bn_momentum: object, bn_epsilon: object) -> None:
-    if not util.is_number(bn_momentum) or not 0 < bn_momentum < 1:
+    if not checks.is_number(bn_momentum) or not 0 < bn_momentum < 1:
         raise ValueError(f"bn_momentum must be in (0, 1); got {bn_momentum!r}")
-    if not util.is_number(bn_epsilon) or not bn_epsilon > 0:
+    if not checks.is_number(bn_epsilon) or not bn_epsilon > 0:
         raise ValueError(f"bn_epsilon must be a positive number; got {bn_epsilon!r}")
 
 
@@ -62,12 +62,12 @@ def _check_top(
     pooling: object,
 ) -> float:
     """Validates the classifier arguments; returns the dropout rate to use."""
-    if not util.is_positive_int(classes):
+    if not checks.is_positive_int(classes):
         raise ValueError(f"classes must be a positive integer; got {classes!r}")
     if pooling not in POOLINGS:
         raise ValueError(f"pooling must be one of {POOLINGS}; got {pooling!r}")
     rate = arch.dropout_rate if dropout_rate is None else dropout_rate
-    if not util.is_number(rate) or not 0 <= rate < 1:
+    if not checks.is_number(rate) or not 0 <= rate < 1:
         raise ValueError(f"dropout_rate must be in [0, 1) or None; got {dropout_rate!r}")
     if classifier_activation is not None:
         try:
@@ -188,7 +188,7 @@ def _check_hw(input_hw: object) -> tuple[int, int]:
     if (
         not isinstance(input_hw, Sequence)
         or len(input_hw) != 2
-        or not all(util.is_positive_int(v) for v in input_hw)
+        or not all(checks.is_positive_int(v) for v in input_hw)
     ):
         raise ValueError(f"input_hw must be (height, width) of positive integers; got {input_hw!r}")
     return int(input_hw[0]), int(input_hw[1])

@@ -47,7 +47,7 @@ import numpy as np
 import tensorflow as tf
 
 from mnasnet_tf.preprocessing import SMALL_IMAGE_MAX, preprocess, resolve_augment
-from tflite_bench import util
+from tflite_bench import checks
 
 SPLITS = ("train", "validation", "test")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
@@ -99,7 +99,7 @@ def _validation_count(validation_size: int | float | None, num_train: int) -> in
         return default_validation_size(num_train)
     if isinstance(validation_size, float) and 0 < validation_size < 1:
         count = int(round(validation_size * num_train))
-    elif util.is_int(validation_size):
+    elif checks.is_int(validation_size):
         count = validation_size
     else:
         raise ValueError(
@@ -483,7 +483,7 @@ def load(
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}; got {split!r}")
     for arg, value in (("image_size", image_size), ("batch_size", batch_size)):
-        if not util.is_positive_int(value):
+        if not checks.is_positive_int(value):
             raise ValueError(f"{arg} must be a positive integer; got {value!r}")
     if not isinstance(name, str) or not name:
         raise ValueError(f"data set name must be a non-empty string; got {name!r}")

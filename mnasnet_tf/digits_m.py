@@ -27,7 +27,7 @@ Owns `DigitsMConfig` (the arguments, validated), `write_digits_m` and `render`; 
 TensorFlow, absl, search/ or tflite_bench/.
 
 The set is staged in a sibling folder and renamed into place (a directory, so not through
-`tflite_bench.util.atomic_write`, which writes one file).
+`tflite_bench.files.atomic_write`, which writes one file).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ file on a split of a data set, which the `mnasnet-eval` binary in eval_main.py c
 `parse_validation_size` (the text of a `--validation_size` flag), so a user sees what
 float16/int8 quantization costs next to the Keras model.
 
-Imports tflite_bench.runtime lazily, for .tflite files only, and `tflite_bench.util` (TF-free).
+Imports tflite_bench.runtime lazily, for .tflite files only, and `tflite_bench.files` (TF-free).
 Must not import search/ or absl.
 """
 
@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from tflite_bench import util
+from tflite_bench import files
 
 KERAS_SUFFIXES = (".keras", ".h5")
 TFLITE_SUFFIX = ".tflite"
@@ -115,7 +115,7 @@ def load_model(path: str | os.PathLike[str], *, num_threads: int | None = None) 
             f"model file {path}: expected a {' or '.join(KERAS_SUFFIXES)} Keras model or a "
             f"{TFLITE_SUFFIX} file"
         )
-    problem = util.keras_file_problem(path)
+    problem = files.keras_file_problem(path)
     if problem:
         raise ValueError(f"cannot load Keras model {path}: not a Keras model file ({problem})")
     import keras

@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from mnasnet_tf import arch_string, data, specs
 from mnasnet_tf import eval as eval_lib
-from tflite_bench import util
+from tflite_bench import files
 
 
 def representative_images(name: str, *, count: int = 100, **load_args: Any) -> np.ndarray:
@@ -54,8 +54,8 @@ def export(
     inference = keras.Model.from_config(model.get_config())
     inference.set_weights(model.get_weights())
     keras_path = os.path.join(export_dir, "model.keras")
-    util.atomic_save(keras_path, inference.save, suffix=".keras")
-    files = [keras_path]
+    files.atomic_save(keras_path, inference.save, suffix=".keras")
+    written = [keras_path]
     for quantization in ("float32", "int8"):
         path = os.path.join(export_dir, f"model_{quantization}.tflite")
         convert.convert(
@@ -64,22 +64,22 @@ def export(
             representative_data=representative if quantization == "int8" else None,
             output_path=path,
         )
-        files.append(path)
+        written.append(path)
     if arch is not None:
         arch_path = os.path.join(export_dir, "arch.json")
         arch_string.save_json(arch, arch_path)
-        files.append(arch_path)
+        written.append(arch_path)
     if class_names:
         labels_path = os.path.join(export_dir, "labels.txt")
-        util.atomic_write(labels_path, "\n".join(class_names) + "\n")
-        files.append(labels_path)
+        files.atomic_write(labels_path, "\n".join(class_names) + "\n")
+        written.append(labels_path)
     exported: dict[str, eval_lib.Accuracy] = {}
     if held_out is not None and eval_examples > 0:
         exported["model.keras"] = eval_lib.evaluate_keras(
             inference, held_out, max_examples=eval_examples
         )
-        for path in files[1:3]:
+        for path in written[1:3]:
             exported[os.path.basename(path)] = eval_lib.evaluate_tflite(
                 path, held_out, max_examples=eval_examples
             )
-    return files, exported
+    return written, exported

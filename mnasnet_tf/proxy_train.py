@@ -3,7 +3,8 @@
 Owns `train_proxy` and `ProxyResult`: compile with `recipe.PROXY_RECIPE` (or another recipe),
 fit for a few epochs, re-estimate BN statistics and score the validation split. A NaN or
 infinite loss is reported (`nan=True`, accuracy 0.0), never raised, so one diverging candidate
-does not end a search. No checkpoints, no files: search/proxy.py decides seeds, data and repeats.
+does not end a search. No checkpoints, no files: search/proxy/task.py decides seeds, data and
+repeats.
 
 Full, resumable training with checkpoints and export is train.py.
 

@@ -6,7 +6,8 @@ scaling. Everything is validated at construction, so downstream code (builder, s
 trust a spec.
 
 Must not import TensorFlow or Keras: the search controller and reward tests import this module and
-must run in milliseconds. Of the project it imports only `tflite_bench.util` (TF-free helpers).
+must run in milliseconds. Of the project it imports only `tflite_bench.checks` (TF-free value
+checks).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import dataclasses
 import math
 from typing import Literal
 
-from tflite_bench import util
+from tflite_bench import checks
 
 OPS = ("mbconv", "sep", "conv")
 """Block operations: inverted-residual MBConv; depthwise-separable `sep` (expansion 1 only; builds
@@ -85,21 +86,23 @@ class BlockSpec:
     def __post_init__(self) -> None:
         for name in ("num_repeat", "kernel_size", "stride", "output_filters"):
             value = getattr(self, name)
-            _check(util.is_positive_int(value), f"{name} must be a positive integer; got {value!r}")
+            _check(
+                checks.is_positive_int(value), f"{name} must be a positive integer; got {value!r}"
+            )
         _check(self.kernel_size % 2 == 1, f"kernel_size must be odd; got {self.kernel_size}")
         _check(self.stride in STRIDES, f"stride must be one of {STRIDES}; got {self.stride}")
         if self.input_filters is not None:
             _check(
-                util.is_positive_int(self.input_filters),
+                checks.is_positive_int(self.input_filters),
                 f"input_filters must be a positive integer or None; got {self.input_filters!r}",
             )
         _check(
-            util.is_number(self.expand_ratio) and self.expand_ratio >= 1,
+            checks.is_number(self.expand_ratio) and self.expand_ratio >= 1,
             f"expand_ratio must be a number >= 1; got {self.expand_ratio!r}",
         )
         if self.expand_filters is not None:
             _check(
-                util.is_positive_int(self.expand_filters),
+                checks.is_positive_int(self.expand_filters),
                 f"expand_filters must be a positive integer or None; got {self.expand_filters!r}",
             )
             _check(
@@ -109,7 +112,7 @@ class BlockSpec:
             )
         if self.se_ratio is not None:
             _check(
-                util.is_number(self.se_ratio) and 0 < self.se_ratio <= 1,
+                checks.is_number(self.se_ratio) and 0 < self.se_ratio <= 1,
                 f"se_ratio must be in (0, 1] or None; got {self.se_ratio!r}",
             )
         _check(self.skip in SKIPS, f"skip must be one of {SKIPS}; got {self.skip!r}")
@@ -184,11 +187,13 @@ class ArchSpec:
             )
         for name in ("stem_filters", "stem_kernel_size", "stem_stride"):
             value = getattr(self, name)
-            _check(util.is_positive_int(value), f"{name} must be a positive integer; got {value!r}")
+            _check(
+                checks.is_positive_int(value), f"{name} must be a positive integer; got {value!r}"
+            )
         for name in ("head_filters", "pre_logits_filters", "se_divisor"):
             value = getattr(self, name)
             _check(
-                value is None or util.is_positive_int(value),
+                value is None or checks.is_positive_int(value),
                 f"{name} must be a positive integer or None; got {value!r}",
             )
         _check(
@@ -202,7 +207,7 @@ class ArchSpec:
             f"head_scaling must be one of {HEAD_SCALINGS}; got {self.head_scaling!r}",
         )
         _check(
-            util.is_number(self.dropout_rate) and 0 <= self.dropout_rate < 1,
+            checks.is_number(self.dropout_rate) and 0 <= self.dropout_rate < 1,
             f"dropout_rate must be in [0, 1); got {self.dropout_rate!r}",
         )
         _check(
@@ -337,8 +342,8 @@ def scale_arch(
 ) -> ArchSpec:
     """Returns `arch` with channels scaled by `width` and repeats by `depth` (ceil, as in
     EfficientNet). Stem and block widths always scale; the head follows `arch.head_scaling`."""
-    _check(util.is_number(width) and width > 0, f"width must be a positive number; got {width!r}")
-    _check(util.is_number(depth) and depth > 0, f"depth must be a positive number; got {depth!r}")
+    _check(checks.is_number(width) and width > 0, f"width must be a positive number; got {width!r}")
+    _check(checks.is_number(depth) and depth > 0, f"depth must be a positive number; got {depth!r}")
     if width == 1.0 and depth == 1.0:
         return arch
 

@@ -23,7 +23,7 @@ import math
 from collections.abc import Sequence
 
 from mnasnet_tf import arch_string, specs
-from tflite_bench import util
+from tflite_bench import checks
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,12 +88,12 @@ def _conv(cin: int, cout: int, kernel: int, out_hw: tuple[int, int], *, bn: bool
 
 def _image_hw(image_size: int | Sequence[int]) -> tuple[int, int]:
     size = image_size
-    if util.is_int(size):
+    if checks.is_int(size):
         size = (size, size)
     if (
         not isinstance(size, Sequence)
         or len(size) != 2
-        or not all(util.is_positive_int(v) for v in size)
+        or not all(checks.is_positive_int(v) for v in size)
     ):
         raise ValueError(
             f"image_size must be a positive integer or (height, width); got {image_size!r}"
@@ -162,7 +162,7 @@ def arch_stats(
     classes=classes, include_top=include_top)`, in total and per block (see module docstring)."""
     if not isinstance(arch, specs.ArchSpec):
         raise ValueError(f"arch must be an ArchSpec; got {type(arch).__name__}: {arch!r}")
-    if not util.is_positive_int(classes):
+    if not checks.is_positive_int(classes):
         raise ValueError(f"classes must be a positive integer; got {classes!r}")
     image_hw = _image_hw(image_size)
     rows = []

@@ -10,7 +10,8 @@ and at the end, export through export.py) and the files a run leaves in `model_d
 The search's short proxy training is proxy_train.py; the `mnasnet-train` binary (flags →
 `TrainConfig` → `train`) is train_main.py.
 
-Imports tflite_bench only through export.py and eval.py, and `tflite_bench.util` for atomic
+Imports tflite_bench only through export.py and eval.py, and `tflite_bench.files`/`checks` for
+atomic
 writes. Must not import search/ or absl flags.
 """
 
@@ -32,7 +33,7 @@ from mnasnet_tf import arch_string, data, zoo
 from mnasnet_tf import eval as eval_lib
 from mnasnet_tf import export as export_lib
 from mnasnet_tf import recipe as recipe_lib
-from tflite_bench import util
+from tflite_bench import checks, files
 
 log = logging.getLogger(__name__)
 
@@ -92,32 +93,32 @@ class TrainConfig:
             value = getattr(self, name)
             if not isinstance(value, str) or not value.strip():
                 raise ValueError(f"{name} must be a non-empty string; got {value!r}")
-        if not util.is_number(self.width) or not self.width > 0:
+        if not checks.is_number(self.width) or not self.width > 0:
             raise ValueError(f"width must be a positive number; got {self.width!r}")
         if self.strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {STRATEGIES}; got {self.strategy!r}")
         for name in ("batch_size", "epochs"):
             value = getattr(self, name)
-            if not util.is_int(value) or value < 1:
+            if not checks.is_int(value) or value < 1:
                 raise ValueError(f"{name} must be a positive integer; got {value!r}")
         for name in ("image_size", "steps_per_epoch"):
             value = getattr(self, name)
-            if value is not None and (not util.is_int(value) or value < 1):
+            if value is not None and (not checks.is_int(value) or value < 1):
                 raise ValueError(f"{name} must be a positive integer or None; got {value!r}")
         if self.image_size is not None and self.image_size < 32:
             raise ValueError(
                 "image_size must be at least 32 (the smallest input the models take) or None; "
                 f"got {self.image_size}"
             )
-        if not util.is_int(self.export_eval_examples) or self.export_eval_examples < 0:
+        if not checks.is_int(self.export_eval_examples) or self.export_eval_examples < 0:
             raise ValueError(
                 "export_eval_examples must be a non-negative integer; "
                 f"got {self.export_eval_examples!r}"
             )
-        if not util.is_int(self.seed):
+        if not checks.is_int(self.seed):
             raise ValueError(f"seed must be an integer; got {self.seed!r}")
         if not (
-            self.verbose == "auto" or util.is_int(self.verbose) and self.verbose in VERBOSITIES
+            self.verbose == "auto" or checks.is_int(self.verbose) and self.verbose in VERBOSITIES
         ):
             raise ValueError(f"verbose must be one of {VERBOSITIES}; got {self.verbose!r}")
         if not isinstance(self.recipe, recipe_lib.Recipe):
@@ -218,8 +219,8 @@ def _check_run_file(model_dir: str, identity: dict[str, Any], write: bool) -> No
     path = os.path.join(model_dir, RUN_FILE)
     if os.path.exists(path):
         try:
-            previous = util.read_json(path)
-        except util.CorruptFileError as error:
+            previous = files.read_json(path)
+        except files.CorruptFileError as error:
             raise ValueError(
                 f"{error}: it says what the checkpoints in {model_dir} were trained on; delete "
                 "it to resume without that check, or use another model_dir"
@@ -239,7 +240,7 @@ def _check_run_file(model_dir: str, identity: dict[str, Any], write: bool) -> No
                 "model_dir or delete this one"
             )
     elif write:
-        util.atomic_write_json(path, identity, indent=2, make_dirs=True)
+        files.atomic_write_json(path, identity, indent=2, make_dirs=True)
 
 
 def _checkpoint_number(index_file: str) -> int:
@@ -449,4 +450,4 @@ def _write_results(config: TrainConfig, result: TrainResult, val_info: data.Data
         "history": result.history,
         "validation_examples": val_info.num_examples,
     }
-    util.atomic_write_json(os.path.join(config.model_dir, RESULTS_FILE), summary, indent=2)
+    files.atomic_write_json(os.path.join(config.model_dir, RESULTS_FILE), summary, indent=2)

@@ -88,7 +88,7 @@ TINY = specs.ArchSpec(
 @pytest.fixture(autouse=True)
 def _one_round_of_remeasuring(monkeypatch):
     """The interleaved re-measurement in one round instead of three (conversions are slow)."""
-    from search.adapt import latency
+    from search.adapt import sizing as latency
 
     monkeypatch.setattr(latency, "PAIR_ROUNDS", 1)
 
@@ -232,7 +232,7 @@ def test_a_corrupt_state_file_is_named(tmp_path):
 def test_the_binary_requires_a_model_and_summarises():
     from types import SimpleNamespace
 
-    from search import adapt_main
+    from search.cli import mnasnet_adapt as adapt_main
 
     values = SimpleNamespace(model=None)
     with pytest.raises(ValueError, match="--model is required"):

@@ -1,6 +1,7 @@
-"""The shared pieces of the structure: atomic writes and value checks (tflite_bench/util.py), the
+"""The shared pieces of the structure: atomic writes (tflite_bench/files.py) and value checks
+(tflite_bench/checks.py), the
 latency-backend protocol (tflite_bench/backends.py, search/latency/table.py's TableBackend) and
-`SearchConfig` (search/config.py), all TF-free."""
+`SearchConfig` (search/multitrial/config.py), all TF-free."""
 
 from __future__ import annotations
 
@@ -12,19 +13,19 @@ import sys
 import pytest
 
 from mnasnet_tf import zoo
-from search.config import SearchConfig
 from search.latency import parts
 from search.latency.table import LatencyTable, TableBackend
-from tflite_bench import backends, util
+from search.multitrial.config import SearchConfig
+from tflite_bench import backends, checks, files
 
-# ---- util ----
+# ---- files and checks ----
 
 
 @pytest.mark.parametrize("content", ["text ü\n", b"\x00bytes", lambda handle: handle.write("cb")])
 def test_atomic_write_replaces_the_file_and_leaves_no_temporary(tmp_path, content):
     path = tmp_path / "sub" / "file"
-    util.atomic_write(path, content, make_dirs=True)
-    util.atomic_write(path, content)
+    files.atomic_write(path, content, make_dirs=True)
+    files.atomic_write(path, content)
     assert os.listdir(tmp_path / "sub") == ["file"]
     expected = content if isinstance(content, (str, bytes)) else "cb"
     mode = "rb" if isinstance(expected, bytes) else "r"
@@ -34,29 +35,29 @@ def test_atomic_write_replaces_the_file_and_leaves_no_temporary(tmp_path, conten
 
 def test_a_failed_write_keeps_the_old_file(tmp_path):
     path = tmp_path / "state.json"
-    util.atomic_write_json(path, {"good": 1})
+    files.atomic_write_json(path, {"good": 1})
 
     def explode(handle):
         handle.write('{"half": ')
         raise OSError("disk full")
 
     with pytest.raises(OSError, match="disk full"):
-        util.atomic_write(path, explode)
+        files.atomic_write(path, explode)
     with pytest.raises(ValueError):
-        util.atomic_write_json(path, {"bad": float("nan")}, allow_nan=False)
+        files.atomic_write_json(path, {"bad": float("nan")}, allow_nan=False)
     assert json.loads(path.read_text()) == {"good": 1}
     assert os.listdir(tmp_path) == ["state.json"]
 
 
 def test_temporary_names_are_private_to_the_process(tmp_path):
-    assert util.temporary_path(tmp_path / "x.png", ".png").endswith(f".tmp{os.getpid()}.png")
+    assert files.temporary_path(tmp_path / "x.png", ".png").endswith(f".tmp{os.getpid()}.png")
 
 
 def test_value_checks():
-    assert util.is_int(3) and not util.is_int(True) and not util.is_int(3.0)
-    assert util.is_positive_int(1) and not util.is_positive_int(0)
-    assert util.is_number(2.5) and not util.is_number(False) and util.is_number(float("nan"))
-    assert util.is_finite_number(1) and not util.is_finite_number(float("inf"))
+    assert checks.is_int(3) and not checks.is_int(True) and not checks.is_int(3.0)
+    assert checks.is_positive_int(1) and not checks.is_positive_int(0)
+    assert checks.is_number(2.5) and not checks.is_number(False) and checks.is_number(float("nan"))
+    assert checks.is_finite_number(1) and not checks.is_finite_number(float("inf"))
 
 
 # ---- backends ----
@@ -66,8 +67,25 @@ def test_make_backend_names_bad_names_and_options():
     assert backends.make_backend("local", runs=3).runs == 3
     with pytest.raises(ValueError, match="'gpu'"):
         backends.make_backend("gpu")
-    with pytest.raises(ValueError, match="TableBackend"):
+    with pytest.raises(ValueError, match="one of \\('local', 'adb'\\); got 'predictor'"):
         backends.make_backend("predictor")
+
+
+def test_the_bottom_layer_names_no_backend_of_the_layers_above():
+    """tflite_bench knows device backends only: 'predictor' and 'hybrid' are the search's
+    (search/latency/meter.py BACKENDS), so no string constant in tflite_bench/ names them."""
+    import ast
+    import pathlib
+
+    named = []
+    for path in sorted(pathlib.Path(backends.__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and node.value in ("predictor", "hybrid"):
+                named.append(f"{path.name}:{node.lineno} {node.value!r}")
+    assert not named, named
+    from search.latency.meter import BACKENDS
+
+    assert BACKENDS == (*backends.DEVICE_BACKENDS, "predictor", "hybrid")
     with pytest.raises(ValueError, match="'rnus'"):
         backends.make_backend("local", rnus=3)
 
@@ -155,8 +173,8 @@ def test_search_config_has_one_flag_per_field():
     code = (
         "import dataclasses\n"
         "from absl import flags\n"
-        "import search.main\n"
-        "from search.config import SearchConfig\n"
+        "import search.cli.mnasnet_search\n"
+        "from search.multitrial.config import SearchConfig\n"
         "names = [f.name for f in dataclasses.fields(SearchConfig)]\n"
         "missing = [n for n in names if n not in flags.FLAGS]\n"
         "assert not missing, missing\n"

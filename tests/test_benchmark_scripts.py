@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.join(REPO, "benchmarks"))
 def test_landscape_is_standardised_and_its_noise_is_fixed_per_architecture():
     import controller_efficiency as ce
 
-    from search.space_registry import get_space
+    from search.spaces.registry import get_space
 
     sizes = get_space("mnasnet").choice_sizes()
     landscape = ce.Landscape(sizes, seed=3, interaction=0.3)

@@ -17,13 +17,13 @@ import numpy as np
 import pytest
 from latency_fakes import FakeMeter
 
-from search import proxy_worker
-from search import tuner as tuner_module
-from search.export_check import ExportCheck, check_exports, train_command
-from search.oracle import MnasOracle
-from search.proxy import ProxyOutcome, ProxyTask
-from search.reward import soft
-from search.space_registry import get_space
+from search.controllers.reward import soft
+from search.multitrial import tuner as tuner_module
+from search.multitrial.oracle import MnasOracle
+from search.proxy import worker as proxy_worker
+from search.proxy.task import ProxyOutcome, ProxyTask
+from search.results.export_check import ExportCheck, check_exports, train_command
+from search.spaces.registry import get_space
 
 SPACE = get_space("mnasnet")
 REWARD = soft(target_ms=10.0)

@@ -1,4 +1,4 @@
-"""search/child_process.py: a helper process ends when its parent is killed."""
+"""tflite_bench/processes.py: a helper process ends when its parent is killed."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import time
 
 SCRIPT = """
 import multiprocessing, os, sys, time
-from search.child_process import exit_with_parent
+from tflite_bench.processes import exit_with_parent
 
 def helper(parent_pid):
     exit_with_parent(parent_pid, poll_s=0.2)

@@ -1,4 +1,5 @@
-"""Tests of search/controller.py and search/policy.py: exact values, gradients, learning, state."""
+"""Tests of search/controllers/controller.py and search/controllers/policy.py: exact values,
+gradients, learning, state."""
 
 import json
 import math
@@ -6,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from search.controller import Controller, UniformController, make_controller
-from search.policy import IndependentPolicy, LSTMPolicy
+from search.controllers.controller import Controller, UniformController, make_controller
+from search.controllers.policy import IndependentPolicy, LSTMPolicy
 
 SIZES = [4, 2, 2, 3, 3, 3] * 2  # two MnasNet blocks
 UNIFORM_ENTROPY = sum(math.log(n) for n in SIZES)
@@ -298,7 +299,7 @@ def test_default_controller_finds_a_target_in_the_mnasnet_space_within_hundreds_
     """42 decisions (2.8e18 architectures), reward = fraction of decisions equal to a target's:
     the default controller's most likely architecture matches the target on ≥ 75% of them after
     100 samples and on all but at most one after 400."""
-    from search.space_registry import get_space
+    from search.spaces.registry import get_space
 
     sizes = get_space("mnasnet").choice_sizes()
     target = [int(x) for x in np.random.default_rng(1000 + seed).integers(sizes)]

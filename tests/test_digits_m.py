@@ -158,7 +158,7 @@ def test_an_interrupted_run_leaves_nothing_that_looks_complete(tmp_path, monkeyp
 
 def test_binary_prints_what_it_wrote_and_rejects_bad_flags(tmp_path):
     out = tmp_path / "bin"
-    command = [sys.executable, "-m", "mnasnet_tf.digits_m_main", f"--output_dir={out}"]
+    command = [sys.executable, "-m", "search.cli.mnasnet_digits_m", f"--output_dir={out}"]
     done = subprocess.run(
         [*command, "--variants=1", "--image_size=16"], capture_output=True, text=True
     )

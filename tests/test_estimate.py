@@ -1,4 +1,5 @@
-"""The wall-time estimate of a search (search/estimate.py): its arithmetic on hand-made parts, the
+"""The wall-time estimate of a search (search/multitrial/estimate.py): its arithmetic on hand-made
+parts, the
 trials left in a project, and (slow) a real measurement on a tiny config, in the library and
 through `mnasnet-search --estimate`, which writes nothing."""
 
@@ -11,8 +12,8 @@ import sys
 
 import pytest
 
-from search.config import SearchConfig
-from search.estimate import Estimate, trials_to_run
+from search.multitrial.config import SearchConfig
+from search.multitrial.estimate import Estimate, trials_to_run
 
 PARTS = dict(
     trials=10,
@@ -126,7 +127,7 @@ TINY = dict(
 
 @pytest.mark.slow
 def test_a_tiny_config_is_measured_and_nothing_is_written(tmp_path):
-    from search.estimate import estimate
+    from search.multitrial.estimate import estimate
 
     config = SearchConfig(**TINY, directory=str(tmp_path), project_name="tiny")
     result = estimate(config)
@@ -153,7 +154,7 @@ def test_the_binary_prints_the_estimate_and_exits_without_a_project(tmp_path):
         [
             sys.executable,
             "-m",
-            "search.main",
+            "search.cli.mnasnet_search",
             *flags,
             "--references=mobilenet-v3-small",
             f"--directory={tmp_path}",

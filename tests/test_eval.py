@@ -103,7 +103,7 @@ def test_image_size_must_match_the_model(saved_models):
 
 @pytest.mark.slow
 def test_binary_prints_accuracy_and_fails_clearly(saved_models, tmp_path):
-    command = [sys.executable, "-m", "mnasnet_tf.eval_main"]
+    command = [sys.executable, "-m", "search.cli.mnasnet_eval"]
     command += ["--dataset=digits", "--split=validation"]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     ok = subprocess.run(

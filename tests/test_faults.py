@@ -27,8 +27,8 @@ import time
 import numpy as np
 import pytest
 
-from search.config import SearchConfig
-from tflite_bench import util
+from search.multitrial.config import SearchConfig
+from tflite_bench import binary, files
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY_ARCH = "r1_k3_s11_e1_o16:r1_k3_s22_e3_o24"
@@ -86,7 +86,7 @@ def search_config(tmp_path, **changes) -> SearchConfig:
 def setup_error(config: SearchConfig) -> str:
     """The SearchSetupError message `run_search(config)`, which must fail before the project
     folder exists (and create no --directory either)."""
-    from search.run import SearchSetupError, run_search
+    from search.multitrial.run import SearchSetupError, run_search
 
     with pytest.raises(SearchSetupError) as raised:
         run_search(config)
@@ -164,8 +164,9 @@ def test_the_search_refuses_a_bad_folder_before_creating_the_project(tmp_path, f
     ],
 )
 def test_an_image_size_below_what_models_take_is_refused_naming_it(build, values):
-    from mnasnet_tf import eval_main, train
-    from tflite_bench import main as bench_main
+    from mnasnet_tf import train
+    from search.cli import mnasnet_eval as eval_main
+    from search.cli import tflite_bench as bench_main
 
     make = {
         "train": lambda: train.TrainConfig(**values),
@@ -264,10 +265,10 @@ def test_the_predictor_table_is_checked_before_anything_trains(tmp_path, fault):
 
 
 def test_a_table_that_covers_the_space_passes_the_check(tmp_path):
-    from search import preflight
     from search.latency.parts import image_hw, part_keys
     from search.latency.table import LatencyTable, TableBackend
-    from search.space_registry import get_space
+    from search.multitrial import preflight
+    from search.spaces.registry import get_space
 
     space = get_space("mnasnet")
     config = search_config(tmp_path, backend="predictor", predictor_table="t.json", seed=4)
@@ -311,7 +312,7 @@ def test_an_unusable_directory_is_refused_in_one_line(tmp_path, monkeypatch, fau
         monkeypatch.setattr(tempfile, "TemporaryFile", read_only)
         config = search_config(tmp_path, directory=str(tmp_path / "runs"))
         named = f"cannot write in {tmp_path} (Read-only file system)"
-    from search.run import SearchSetupError, run_search
+    from search.multitrial.run import SearchSetupError, run_search
 
     with pytest.raises(SearchSetupError, match=re.escape(named)):
         run_search(config)
@@ -319,12 +320,12 @@ def test_an_unusable_directory_is_refused_in_one_line(tmp_path, monkeypatch, fau
 
 
 def test_a_start_up_failure_leaves_no_empty_project_folder(tmp_path, monkeypatch):
-    from search import run
+    from search.multitrial import run
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("search.estimate.estimate", interrupted, raising=False)
+    monkeypatch.setattr("search.multitrial.estimate.estimate", interrupted, raising=False)
     monkeypatch.setattr(run, "proxy_references", interrupted)
     config = search_config(tmp_path, directory=str(tmp_path / "new" / "runs"), dataset="digits")
     with pytest.raises(KeyboardInterrupt):
@@ -386,7 +387,7 @@ def test_a_cut_short_oracle_json_resumes_from_its_backup(project, tmp_path, capl
 
 
 def test_an_unreadable_oracle_state_without_backup_names_both_and_what_to_do(project, tmp_path):
-    from search import preflight, project_files
+    from search.multitrial import preflight, project_files
 
     folder, _, _ = project
     (folder / "oracle.json").write_text("")
@@ -422,8 +423,9 @@ def test_a_cut_short_trial_json_of_an_ended_trial_keeps_its_id(project, tmp_path
 def test_a_cut_short_trial_json_of_an_ended_trial_is_rebuilt_from_trials_csv(
     project, tmp_path, caplog
 ):
-    from search import records, report
-    from search.space_registry import get_space
+    from search.multitrial import records
+    from search.results import report
+    from search.spaces.registry import get_space
 
     folder, oracle, _ = project
     space = get_space("mnasnet")
@@ -459,11 +461,11 @@ def test_a_cut_short_trial_json_of_a_running_trial_runs_it_again(project, tmp_pa
 def test_a_cut_short_tuner_json_is_rewritten(project, tmp_path, caplog):
     from test_oracle import make_oracle
 
+    from search.controllers.reward import soft
     from search.latency.meter import LatencyMeter
-    from search.proxy import ProxyTask
-    from search.reward import soft
-    from search.space_registry import get_space
-    from search.tuner import MnasTuner
+    from search.multitrial.tuner import MnasTuner
+    from search.proxy.task import ProxyTask
+    from search.spaces.registry import get_space
 
     folder, _, _ = project
     (folder / "tuner0.json").write_text('{"uncl')
@@ -485,10 +487,10 @@ def test_a_cut_short_tuner_json_is_rewritten(project, tmp_path, caplog):
 
 def test_a_full_disk_leaves_no_temporary_file_and_the_old_file_intact(project, monkeypatch):
     from mnasnet_tf import arch_string, zoo
-    from search import report
+    from search.results import report
 
     folder, oracle, _ = project
-    real = util.atomic_save
+    real = files.atomic_save
 
     def disk_full(path, save, *, suffix=""):
         def save_then_fail(tmp):
@@ -497,29 +499,29 @@ def test_a_full_disk_leaves_no_temporary_file_and_the_old_file_intact(project, m
 
         return real(path, save_then_fail, suffix=suffix)
 
-    monkeypatch.setattr(util, "atomic_save", disk_full)
-    files = ["oracle.json", "trial_0/trial.json", "best.json", "summary.json", "labels.txt"]
+    monkeypatch.setattr(files, "atomic_save", disk_full)
+    names = ["oracle.json", "trial_0/trial.json", "best.json", "summary.json", "labels.txt"]
     for name in ("best.json", "summary.json", "labels.txt"):
         (folder / name).write_text("old")
-    before = {name: (folder / name).read_bytes() for name in files}
+    before = {name: (folder / name).read_bytes() for name in names}
     writers = [
         oracle.save,
         lambda: oracle._save_trial(oracle.trials["0"]),
         lambda: arch_string.save_json(zoo.get_arch("mnasnet-a1"), folder / "best.json"),
         lambda: report.write_json({"a": 1}, str(folder / "summary.json")),
-        lambda: util.atomic_write(folder / "labels.txt", "new"),
+        lambda: files.atomic_write(folder / "labels.txt", "new"),
     ]
     for write in writers:
         with pytest.raises(OSError, match="No space left"):
             write()
-    assert {name: (folder / name).read_bytes() for name in files} == before
+    assert {name: (folder / name).read_bytes() for name in names} == before
     assert no_temporary_files(folder)
 
 
 def test_project_files_are_written_only_through_the_atomic_writers():
     """No library module opens a file for writing or saves a model itself: everything goes
-    through tflite_bench/util.py (digits-m writes into a staging folder it renames)."""
-    allowed = {"tflite_bench/util.py", "mnasnet_tf/digits_m.py"}
+    through tflite_bench/files.py (digits-m writes into a staging folder it renames)."""
+    allowed = {"tflite_bench/files.py", "mnasnet_tf/digits_m.py"}
     direct = re.compile(r"open\([^)]*[\"'][wax]b?[\"']|\.write_text\(|\.write_bytes\(")
     model_save = re.compile(r"^\s*[\w.]*model\.save\(", re.MULTILINE)
     offenders = []
@@ -587,7 +589,7 @@ def test_run_binary_turns_ctrl_c_into_one_line_and_status_130(capsys):
         (lambda: False, "prog: interrupted\n"),
     ]:
         with pytest.raises(SystemExit) as exit_:
-            util.run_binary(interrupted, program="prog", resumable=resumable)
+            binary.run_binary(interrupted, program="prog", resumable=resumable)
         assert exit_.value.code == 130
         assert capsys.readouterr().err == line
 
@@ -610,7 +612,7 @@ def test_run_binary_turns_a_disk_error_into_one_line(capsys, error, line):
         raise error
 
     with pytest.raises(SystemExit) as exit_:
-        util.run_binary(fails, program="prog")
+        binary.run_binary(fails, program="prog")
     assert exit_.value.code == 1
     assert capsys.readouterr().err == line
 
@@ -620,7 +622,7 @@ def test_run_binary_lets_other_errors_through():
         raise OSError("a socket problem, not a file")  # no errno: a bug to see in full
 
     with pytest.raises(OSError):
-        util.run_binary(bug, program="prog")
+        binary.run_binary(bug, program="prog")
 
 
 def test_run_job_turns_bad_input_into_a_usage_error_and_prints_its_summary(capsys):
@@ -630,33 +632,33 @@ def test_run_job_turns_bad_input_into_a_usage_error_and_prints_its_summary(capsy
         raise ValueError("--epochs must be positive; got -1")
 
     with pytest.raises(app.UsageError, match="--epochs must be positive; got -1"):
-        util.run_job(["prog"], bad_flag, str)
+        binary.run_job(["prog"], bad_flag, str)
     with pytest.raises(app.UsageError, match=r"unexpected arguments: \['extra'\]"):
-        util.run_job(["prog", "extra"], lambda: 1, str)
-    util.run_job(["prog"], lambda: {"best": 0.9}, lambda result: f"best {result['best']}")
+        binary.run_job(["prog", "extra"], lambda: 1, str)
+    binary.run_job(["prog"], lambda: {"best": 0.9}, lambda result: f"best {result['best']}")
     assert capsys.readouterr().out.splitlines() == ["best 0.9", "(0 s)"]
 
     def bug():
         raise RuntimeError("a bug, not bad input: seen in full")
 
     with pytest.raises(RuntimeError):
-        util.run_job(["prog"], bug, str)
+        binary.run_job(["prog"], bug, str)
 
 
 def test_every_binary_ends_through_run_binary():
-    """Each console script's `run_main` hands its main to `util.run_binary` under its name (read
+    """Each console script's `run_main` hands its main to `binary.run_binary` under its name (read
     from the source: the binaries define clashing absl flags, so one process cannot run them
     all)."""
     import ast
 
     binaries = {
-        "search/main.py": "mnasnet-search",
-        "mnasnet_tf/train_main.py": "mnasnet-train",
-        "mnasnet_tf/eval_main.py": "mnasnet-eval",
-        "tflite_bench/main.py": "tflite-bench",
-        "search/proxy_check_main.py": "mnasnet-proxy-check",
-        "mnasnet_tf/digits_m_main.py": "mnasnet-digits-m",
-        "mnasnet_tf/stats_main.py": "mnasnet-models",
+        "search/cli/mnasnet_search.py": "mnasnet-search",
+        "search/cli/mnasnet_train.py": "mnasnet-train",
+        "search/cli/mnasnet_eval.py": "mnasnet-eval",
+        "search/cli/tflite_bench.py": "tflite-bench",
+        "search/cli/mnasnet_proxy_check.py": "mnasnet-proxy-check",
+        "search/cli/mnasnet_digits_m.py": "mnasnet-digits-m",
+        "search/cli/mnasnet_models.py": "mnasnet-models",
     }
     setup = open(os.path.join(REPO, "setup.py"), encoding="utf-8").read()
     for path, program in binaries.items():
@@ -726,7 +728,13 @@ def _last_line(output: str) -> str:
 
 @pytest.mark.slow
 def test_ctrl_c_in_the_search_binary_is_one_line_and_the_same_command_resumes(tmp_path):
-    command = [sys.executable, "-m", "search.main", f"--directory={tmp_path}", "--project_name=p"]
+    command = [
+        sys.executable,
+        "-m",
+        "search.cli.mnasnet_search",
+        f"--directory={tmp_path}",
+        "--project_name=p",
+    ]
     command += ["--dataset=digits", "--max_trials=1", "--epochs_per_trial=2"]
     command += ["--steps_per_epoch=30", "--batch_size=8", "--references=", "--export=false"]
     command += ["--latency_target_ms=5", "--latency_image_size=32", "--latency_runs=2"]
@@ -749,7 +757,7 @@ def test_ctrl_c_in_the_search_binary_is_one_line_and_the_same_command_resumes(tm
 
 @pytest.mark.slow
 def test_ctrl_c_in_mnasnet_train_is_one_line_and_the_same_command_resumes(tmp_path):
-    command = [sys.executable, "-m", "mnasnet_tf.train_main", f"--model={TINY_ARCH}"]
+    command = [sys.executable, "-m", "search.cli.mnasnet_train", f"--model={TINY_ARCH}"]
     command += ["--image_size=32", "--batch_size=16", "--steps_per_epoch=20", "--epochs=3"]
     command += ["--export_eval_examples=0", "--verbose=2", f"--model_dir={tmp_path / 'm'}"]
     status, output = _interrupt(command, "Epoch 2/3", tmp_path / "tmp")
@@ -769,7 +777,13 @@ def test_ctrl_c_in_mnasnet_train_is_one_line_and_the_same_command_resumes(tmp_pa
 @pytest.mark.slow
 @pytest.mark.parametrize("fault", ["garbage_image", "no_adb_device", "directory_is_a_file"])
 def test_the_search_binary_fails_a_bad_setup_in_one_line(tmp_path, fault):
-    command = [sys.executable, "-m", "search.main", "--project_name=p", "--references="]
+    command = [
+        sys.executable,
+        "-m",
+        "search.cli.mnasnet_search",
+        "--project_name=p",
+        "--references=",
+    ]
     command += ["--latency_target_ms=5", "--max_trials=1"]
     directory = tmp_path / "runs"
     if fault == "garbage_image":
@@ -799,7 +813,7 @@ def test_the_search_binary_fails_a_bad_setup_in_one_line(tmp_path, fault):
 def test_tflite_bench_removes_its_temporary_folder_when_interrupted(tmp_path, monkeypatch):
     import tempfile
 
-    from tflite_bench import main as bench_main
+    from search.cli import tflite_bench as bench_main
 
     folder = tmp_path / "tflite_bench_x"
     monkeypatch.setattr(tempfile, "mkdtemp", lambda **kwargs: str(folder.mkdir() or folder))
@@ -826,7 +840,7 @@ def test_tflite_bench_removes_its_temporary_folder_when_interrupted(tmp_path, mo
 )
 def test_a_garbage_keras_file_is_not_a_keras_model_file(tmp_path, name, content, why):
     from mnasnet_tf import eval as eval_lib
-    from tflite_bench import main as bench_main
+    from search.cli import tflite_bench as bench_main
 
     path = tmp_path / name
     path.write_bytes(content)
@@ -843,8 +857,8 @@ def test_a_garbage_keras_file_is_not_a_keras_model_file(tmp_path, name, content,
 
 
 def test_a_chief_bound_beyond_loopback_warns(caplog):
-    from search import preflight
-    from search.run import setup_distribution
+    from search.multitrial import preflight
+    from search.multitrial.run import setup_distribution
 
     names = ("KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT", "KERASTUNER_TUNER_ID")
     saved = {name: os.environ.pop(name) for name in names if name in os.environ}

@@ -13,7 +13,7 @@ import os
 import pytest
 import toy_space
 
-from search import space_registry
+from search.spaces import registry as space_registry
 
 TRIALS = 4
 
@@ -97,7 +97,7 @@ def test_predictor_and_hybrid_searches(tmp_path, toy_table):
 
 @pytest.mark.slow
 def test_a_table_for_another_resolution_is_refused_before_training(tmp_path, toy_table):
-    from search.run import SearchSetupError, run_search
+    from search.multitrial.run import SearchSetupError, run_search
 
     config = _config(tmp_path, toy_table, backend="hybrid", latency_image_size=64)
     with pytest.raises(SearchSetupError, match="covers toy@32x32/c10, not toy@64x64/c10"):

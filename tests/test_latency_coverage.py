@@ -14,10 +14,10 @@ import pytest
 import toy_space
 from latency_fakes import fake_measure
 
-from search import space_registry
 from search.latency import build, coverage
 from search.latency import table as table_lib
-from search.space_mnasnet import MnasNetSpace, mnasnet_space
+from search.spaces import registry as space_registry
+from search.spaces.mnasnet import MnasNetSpace, mnasnet_space
 from tflite_bench import backends, benchmark
 
 

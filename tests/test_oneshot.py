@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import toy_space
 
-from search import space_registry
 from search.latency import coverage
 from search.latency.table import LatencyTable
 from search.oneshot import skeleton as skeleton_lib
 from search.oneshot.config import OneShotConfig
+from search.spaces import registry as space_registry
 
 
 def fake_table(space, path, *, image_size: int = 32, classes: int = 10) -> str:
@@ -108,7 +108,7 @@ def test_config_errors_name_the_value():
 def test_binary_refuses_an_unknown_algorithm():
     from absl import flags
 
-    from search import oneshot_main
+    from search.cli import mnasnet_oneshot as oneshot_main
 
     values = flags.FlagValues()
     with pytest.MonkeyPatch.context() as patch:
@@ -195,7 +195,7 @@ def test_every_path_equals_its_extracted_model(name, samples):
 
 
 def test_gumbel_max_samples_follow_the_softmax():
-    from search.oneshot.policies import DnasPolicy
+    from search.oneshot.algorithms import DnasPolicy
 
     policy = DnasPolicy([3, 2], learning_rate=0.01, alpha=0.2, beta=0.6, seed=0)
     policy.theta.assign(np.array([[1.0, 0.0, -1.0], [0.5, 0.0, 0.0]], dtype=np.float32))
@@ -212,7 +212,7 @@ def test_relaxed_gates_are_one_forward_and_carry_the_latency_gradient():
     the logits toward the faster choice when accuracy does not care."""
     import tensorflow as tf
 
-    from search.oneshot.policies import DnasPolicy
+    from search.oneshot.algorithms import DnasPolicy
 
     policy = DnasPolicy([2, 3], learning_rate=0.05, alpha=0.2, beta=0.6, seed=0)
     seen_gates = []
@@ -300,7 +300,7 @@ def _check_outputs(tmp_path, toy, summary):
 
 @pytest.mark.slow
 def test_dnas_search_writes_every_output(tmp_path, toy):
-    from search.oneshot import search
+    from search.oneshot import run as search
 
     table = fake_table(toy, tmp_path / "table.json")
     summary = search.run(_config(tmp_path, table, algorithm="dnas"), progress=False)
@@ -312,7 +312,7 @@ def test_dnas_search_writes_every_output(tmp_path, toy):
 def test_tunas_search_resumes_after_an_interruption(tmp_path, toy, monkeypatch):
     """Killed in its third epoch, the search resumes from the second epoch's checkpoint and
     writes every output; other settings in the same folder are refused."""
-    from search.oneshot import search
+    from search.oneshot import run as search
 
     table = fake_table(toy, tmp_path / "table.json")
     config = _config(tmp_path, table, epochs=3, warmup_fraction=0.34)
@@ -353,7 +353,7 @@ def test_tunas_search_resumes_after_an_interruption(tmp_path, toy, monkeypatch):
 
 @pytest.mark.slow
 def test_a_table_that_does_not_cover_the_space_is_refused(tmp_path, toy):
-    from search.oneshot import search
+    from search.oneshot import run as search
 
     table = fake_table(toy, tmp_path / "table.json", image_size=64)
     build = "Build one: tflite-bench --build_table --space=toy"
@@ -370,7 +370,7 @@ def test_the_search_datasets_run_without_the_autotuning_thread():
     doubling periods): with it, epochs took up to twice their work (REPRODUCTION §8c)."""
     import tensorflow as tf
 
-    from search.oneshot.search import without_autotune
+    from search.oneshot.run import without_autotune
 
     dataset = without_autotune(tf.data.Dataset.range(4).batch(2))
     assert dataset.options().autotune.enabled is False

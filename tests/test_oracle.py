@@ -1,4 +1,5 @@
-"""Tests of search/oracle.py, driving create_trial / update_trial / end_trial with fake metrics
+"""Tests of search/multitrial/oracle.py, driving create_trial / update_trial / end_trial with fake
+metrics
 (no model is built or trained)."""
 
 import json
@@ -9,10 +10,10 @@ import keras_tuner
 import numpy as np
 import pytest
 
-from search import oracle as oracle_module
-from search.oracle import MnasOracle
-from search.reward import soft
-from search.space_registry import get_space
+from search.controllers.reward import soft
+from search.multitrial import oracle as oracle_module
+from search.multitrial.oracle import MnasOracle
+from search.spaces.registry import get_space
 
 SPACE = get_space("mnasnet")
 TARGET = SPACE.sample(np.random.default_rng(2024))

@@ -21,9 +21,9 @@ DRIVER = r"""
 import json, os, sys, time
 import numpy as np
 from keras_tuner.engine import base_tuner
-from search.oracle import MnasOracle
-from search.reward import soft
-from search.space_registry import get_space
+from search.multitrial.oracle import MnasOracle
+from search.controllers.reward import soft
+from search.spaces.registry import get_space
 
 directory, kill_at = sys.argv[1], sys.argv[2]
 SPACE = get_space("mnasnet")

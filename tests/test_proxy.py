@@ -1,4 +1,4 @@
-"""search/proxy.py: the seeding policy of proxy runs, the proxy task's validation and, slow,
+"""search/proxy/task.py: the seeding policy of proxy runs, the proxy task's validation and, slow,
 that re-running an architecture with the same seed reproduces its proxy accuracy."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from mnasnet_tf import arch_string, zoo
-from search import proxy
+from search.proxy import task as proxy
 
 
 def test_arch_seed_is_stable_and_depends_on_seed_arch_and_repeat():

@@ -1,4 +1,4 @@
-"""Tests for search/proxy_check.py, proxy_check_plot.py and proxy_check_main.py: the statistics
+"""Tests for search/proxy/check.py, proxy_check_plot.py and proxy_check_main.py: the statistics
 and the recommendation on hand-made results, config validation, sampling, resume without
 retraining (a fake runner), bad flags failing before anything is written, and one slow run of
 the real binary."""
@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from search import proxy_check, proxy_check_stats
-from search.proxy_check import ProxyCheckConfig
-from search.proxy_check_stats import BudgetStats, RunRecord
+from search.proxy import check as proxy_check
+from search.proxy import check_stats as proxy_check_stats
+from search.proxy.check import ProxyCheckConfig
+from search.proxy.check_stats import BudgetStats, RunRecord
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -272,7 +273,7 @@ def test_run_writes_report_plot_and_results(tmp_path, fake_training):
     assert stored["archs"][0]["budgets"]["2"]["seeds"] == [0, 1]
     assert stored["archs"][0]["long"]["seeds"] == [0]
     assert stored["config"]["budgets"] == [1, 2]
-    from search import proxy_check_main
+    from search.cli import mnasnet_proxy_check as proxy_check_main
 
     summary = proxy_check_main.format_summary(stored, config.output_dir)
     assert "Proxy check on digits: 4 architectures (3 from 'mnasnet' + 1 references)" in summary
@@ -351,7 +352,7 @@ def test_a_data_set_that_fails_to_load_writes_nothing(tmp_path, monkeypatch):
 
 def _binary(*flags: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "search.proxy_check_main", *flags],
+        [sys.executable, "-m", "search.cli.mnasnet_proxy_check", *flags],
         capture_output=True,
         text=True,
         cwd=ROOT,

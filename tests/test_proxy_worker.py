@@ -1,4 +1,4 @@
-"""search/proxy_worker.py: proxy training in a recycled child process gives the parent's result,
+"""search/proxy/worker.py: proxy training in a recycled child process gives the parent's result,
 is replaced after `recycle_every` runs, saves the last model, reports errors with their type,
 and survives a dead child. Tiny proxy (digits, 32², 1 epoch of 2 steps)."""
 
@@ -10,8 +10,8 @@ import signal
 import pytest
 import toy_space
 
-from search.proxy import ProxyData, ProxyTask, run_proxy
-from search.proxy_worker import ProxyWorker, ProxyWorkerError
+from search.proxy.task import ProxyData, ProxyTask, run_proxy
+from search.proxy.worker import ProxyWorker, ProxyWorkerError
 
 # Two small architectures (what is tested is the worker, not the model; these build and trace
 # in a fraction of a MnasNet-space sample's time).

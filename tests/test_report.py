@@ -1,4 +1,4 @@
-"""Tests for search/report.py: Pareto front, hypervolume and the report files."""
+"""Tests for search/results/report.py: Pareto front, hypervolume and the report files."""
 
 import csv
 import math
@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from search import report
+from search.results import report
 
 
 def _record(trial, lat, acc, status="COMPLETED", reward=None):

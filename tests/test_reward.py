@@ -1,11 +1,11 @@
-"""Tests of search/reward.py: exact values and parts, constructors, errors."""
+"""Tests of search/controllers/reward.py: exact values and parts, constructors, errors."""
 
 import dataclasses
 import math
 
 import pytest
 
-from search import reward
+from search.controllers import reward
 
 
 def test_soft_reward_value_and_parts():
@@ -104,3 +104,16 @@ def test_config_errors():
         reward.w_for_tradeoff(0.0)
     with pytest.raises(ValueError, match="latency_factor must be greater than 1"):
         reward.w_for_tradeoff(0.05, 1.0)
+
+
+def test_tunas_absolute_reward():
+    """Q + β·|LAT/T − 1|: symmetric around T, exact at T, and bad input named."""
+    assert reward.absolute_reward(0.8, 10.0, target_ms=10.0) == 0.8
+    slow = reward.absolute_reward(0.8, 12.0, target_ms=10.0)
+    fast = reward.absolute_reward(0.8, 8.0, target_ms=10.0)
+    assert slow == pytest.approx(0.8 - 0.10 * 0.2) and fast == pytest.approx(slow)
+    assert reward.absolute_reward(0.5, 20.0, target_ms=10.0, beta=-1.0) == pytest.approx(-0.5)
+    with pytest.raises(ValueError, match="latency_ms must be positive; got 0"):
+        reward.absolute_reward(0.5, 0, target_ms=10.0)
+    with pytest.raises(ValueError, match="beta must be a finite number; got nan"):
+        reward.absolute_reward(0.5, 1.0, target_ms=10.0, beta=math.nan)

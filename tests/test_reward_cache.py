@@ -1,4 +1,5 @@
-"""The reward cache of search/tuner.py: an architecture sampled again is not trained again, its
+"""The reward cache of search/multitrial/tuner.py: an architecture sampled again is not trained
+again, its
 recorded result still teaches the controller, trials.csv says where it came from, and a resumed
 search keeps the cache. Proxy training and latency are faked (no model is built)."""
 
@@ -9,12 +10,12 @@ import numpy as np
 import pytest
 from latency_fakes import FakeMeter
 
-from search import proxy_worker
-from search import tuner as tuner_module
-from search.oracle import MnasOracle
-from search.proxy import ProxyOutcome, ProxyTask
-from search.reward import soft
-from search.space_registry import get_space
+from search.controllers.reward import soft
+from search.multitrial import tuner as tuner_module
+from search.multitrial.oracle import MnasOracle
+from search.proxy import worker as proxy_worker
+from search.proxy.task import ProxyOutcome, ProxyTask
+from search.spaces.registry import get_space
 
 SPACE = get_space("mnasnet")
 REWARD = soft(target_ms=10.0)

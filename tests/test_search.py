@@ -33,7 +33,7 @@ TINY = [
 
 def _search(args: list[str], *, env: dict[str, str] | None = None, **kwargs):
     return subprocess.Popen(
-        [sys.executable, "-m", "search.main", *TINY, *args],
+        [sys.executable, "-m", "search.cli.mnasnet_search", *TINY, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

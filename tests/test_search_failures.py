@@ -17,10 +17,10 @@ import sys
 
 import pytest
 
-from search.config import SearchConfig
-from search.oracle import FailureStop, MnasOracle, failure_reason
-from search.reward import soft
-from search.space_registry import get_space
+from search.controllers.reward import soft
+from search.multitrial.config import SearchConfig
+from search.multitrial.oracle import FailureStop, MnasOracle, failure_reason
+from search.spaces.registry import get_space
 
 SPACE = get_space("mnasnet")
 REWARD = soft(target_ms=75.0)
@@ -162,8 +162,8 @@ def _rows(project: str) -> list[dict[str, str]]:
 @pytest.fixture
 def diverging(monkeypatch):
     """Proxy training whose loss is NaN in its first epoch."""
-    from search import proxy_worker
-    from search.proxy import ProxyOutcome, arch_seed
+    from search.proxy import worker as proxy_worker
+    from search.proxy.task import ProxyOutcome, arch_seed
 
     def run_proxy(arch, *, task, data, search_seed, callbacks=(), keep_model=False):
         seed = arch_seed(search_seed, arch)
@@ -174,7 +174,7 @@ def diverging(monkeypatch):
 
 @pytest.mark.slow  # run_search measures a trial's cost before it starts
 def test_a_search_in_which_every_trial_fails_records_each_reason(tmp_path, diverging):
-    from search.run import run_search
+    from search.multitrial.run import run_search
 
     config = SearchConfig(
         **FAST,
@@ -197,7 +197,7 @@ def test_a_search_in_which_every_trial_fails_records_each_reason(tmp_path, diver
 
 @pytest.mark.slow  # run_search measures a trial's cost before it starts
 def test_a_search_stops_after_the_limit_and_names_the_flag(tmp_path, diverging):
-    from search.run import run_search
+    from search.multitrial.run import run_search
 
     config = SearchConfig(
         **FAST,
@@ -218,14 +218,14 @@ def test_a_search_stops_after_the_limit_and_names_the_flag(tmp_path, diverging):
 
 DIVERGING_BINARY = """
 import sys
-from search import proxy_worker
-from search.proxy import ProxyOutcome, arch_seed
+from search.proxy import worker as proxy_worker
+from search.proxy.task import ProxyOutcome, arch_seed
 
 def run_proxy(arch, *, task, data, search_seed, callbacks=(), keep_model=False):
     return ProxyOutcome(0.0, 0.0, (), (arch_seed(search_seed, arch),), 0.01, True, 0), None
 
 proxy_worker.run_proxy = run_proxy
-from search.main import run_main
+from search.cli.mnasnet_search import run_main
 run_main()
 """
 """mnasnet-search, with proxy training that diverges (the search refuses a learning rate so large

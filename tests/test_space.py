@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from mnasnet_tf import arch_string, specs
-from search import space as space_module
-from search import space_registry
-from search.space_mnasnet import mnasnet_space
-from search.space_mobilenetv3 import CONVENTIONS
+from search.spaces import base as space_module
+from search.spaces import registry as space_registry
+from search.spaces.mnasnet import mnasnet_space
+from search.spaces.mobilenetv3 import CONVENTIONS
 
 A1 = (
     "r1_k3_s11_e1_i32_o16_noskip",
@@ -446,7 +446,8 @@ def test_v3_from_arch_errors():
 def test_spaces_do_not_import_tensorflow():
     code = (
         "import sys\n"
-        "from search import space, space_registry, controller, policy, reward\n"
+        "from search.spaces import base, registry as space_registry\n"
+        "from search.controllers import controller, policy, reward\n"
         "for name in space_registry.list_spaces(): space_registry.get_space(name)\n"
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TF imported'\n"
     )

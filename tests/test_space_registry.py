@@ -1,4 +1,4 @@
-"""Tests of search/space_registry.py: names, errors, a new space in one module + one line, and the
+"""Tests of search/spaces/registry.py: names, errors, a new space in one module + one line, and the
 import direction of the space modules (no cycle, no TensorFlow)."""
 
 import ast
@@ -12,12 +12,12 @@ import pytest
 import toy_space  # tests/toy_space.py: the whole definition of the toy space
 
 from mnasnet_tf import arch_string, zoo
-from search import space_registry
-from search.controller import Controller
-from search.space import SearchSpace
+from search.controllers.controller import Controller
+from search.spaces import registry as space_registry
+from search.spaces.base import SearchSpace
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SPACE_MODULES = ("search.space", "search.space_mnasnet", "search.space_mobilenetv3")
+SPACE_MODULES = ("search.spaces.base", "search.spaces.mnasnet", "search.spaces.mobilenetv3")
 
 
 def test_list_spaces_is_the_registry_in_order():
@@ -108,11 +108,11 @@ def _imports_inside_functions(path: str) -> list[str]:
     return [module for line in sorted(nested) for module in nested[line]]
 
 
-@pytest.mark.parametrize("module", SPACE_MODULES + ("search.space_registry",))
+@pytest.mark.parametrize("module", SPACE_MODULES + ("search.spaces.registry",))
 def test_no_lazy_imports_in_the_space_modules(module):
     """No import is hidden in a function (as a cycle once was), but keras_tuner's in the base."""
     path = os.path.join(ROOT, *module.split(".")) + ".py"
-    allowed = ["keras_tuner"] if module == "search.space" else []
+    allowed = ["keras_tuner"] if module == "search.spaces.base" else []
     assert _imports_inside_functions(path) == allowed
 
 
@@ -128,19 +128,20 @@ def test_import_direction_base_then_spaces_then_registry():
     """The base imports neither the concrete spaces nor the registry; they do not import it."""
     loaded = _run(
         "import sys\n"
-        "import search.space\n"
-        "print(sorted(m for m in sys.modules if m.startswith('search.space')))\n"
-        "import search.space_mnasnet, search.space_mobilenetv3\n"
-        "print('search.space_registry' in sys.modules)\n"
+        "import search.spaces.base\n"
+        "print(sorted(m for m in sys.modules if m.startswith('search.spaces.base')))\n"
+        "import search.spaces.mnasnet, search.spaces.mobilenetv3\n"
+        "print('search.spaces.registry' in sys.modules)\n"
     ).splitlines()
-    assert loaded == ["['search.space']", "False"]
+    assert loaded == ["['search.spaces.base']", "False"]
 
 
 def test_space_controller_reward_and_registry_import_no_tensorflow():
     leaked = _run(
         "import sys\n"
-        "import search.space, search.controller, search.reward, search.space_registry\n"
-        "for name in search.space_registry.list_spaces(): search.space_registry.get_space(name)\n"
+        "import search.spaces.base, search.spaces.registry\n"
+        "import search.controllers.controller, search.controllers.reward\n"
+        "for name in search.spaces.registry.list_spaces(): search.spaces.registry.get_space(name)\n"
         "print([m for m in ('tensorflow', 'keras', 'keras_tuner') if m in sys.modules])\n"
     )
     assert leaked == "[]"

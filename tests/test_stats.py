@@ -136,7 +136,7 @@ def test_arch_stats_rejects_non_arch():
 
 
 def _run_tool(*args: str) -> subprocess.CompletedProcess:
-    code = "from mnasnet_tf.stats_main import run_main; run_main()"
+    code = "from search.cli.mnasnet_models import run_main; run_main()"
     return subprocess.run(
         [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=60
     )

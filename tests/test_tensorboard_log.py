@@ -1,4 +1,5 @@
-"""The search's TensorBoard logs (search/tensorboard_log.py): hand-made trial records of the toy
+"""The search's TensorBoard logs (search/results/tensorboard_log.py): hand-made trial records of the
+toy
 space are written, read back from the event files, and written once across a resume."""
 
 from __future__ import annotations
@@ -6,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from search import tensorboard_log
+from search.results import tensorboard_log
 from tests.toy_space import toy_space
 
 tf = pytest.importorskip("tensorflow")

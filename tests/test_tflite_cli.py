@@ -1,4 +1,4 @@
-"""Tests for the `tflite-bench` binary (tflite_bench.main), run in-process with absl flags:
+"""Tests for the `tflite-bench` binary (search.cli.tflite_bench), run in-process with absl flags:
 clear errors naming bad values, local measurement of zoo models and .tflite files, --compare,
 the predictor backend with --build_table, and the adb backend against a fake adb."""
 
@@ -13,7 +13,7 @@ import pytest
 from absl import flags
 from absl.testing import flagsaver
 
-from tflite_bench import main
+from search.cli import tflite_bench as main
 
 FLAGS = flags.FLAGS
 SMALL = {"image_size": 64, "width": 0.35, "classes": 10, "runs": 3, "warmup": 1}
@@ -167,9 +167,9 @@ def test_whole_space_table_over_adb_resumes(capsys, tmp_path, monkeypatch):
     device lost midway leaves the parts timed so far, and the rerun times only the rest."""
     import toy_space
 
-    from search import space_registry
     from search.latency import coverage
     from search.latency.table import LatencyTable
+    from search.spaces import registry as space_registry
 
     small = toy_space.small_toy_space()
     monkeypatch.setitem(space_registry.SPACES, "toy", toy_space.small_toy_space)

@@ -1,11 +1,11 @@
-"""search.records.load_records rebuilds trial records from keras-tuner's trial files."""
+"""search.multitrial.records.load_records rebuilds trial records from keras-tuner's trial files."""
 
 import os
 
 from keras_tuner.engine import trial as trial_module
 
-from search import records as records_lib
-from search import space_registry
+from search.multitrial import records as records_lib
+from search.spaces import registry as space_registry
 
 
 def test_records_come_back_in_trial_order_whatever_the_id_width(tmp_path):

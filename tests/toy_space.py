@@ -4,7 +4,7 @@ Owns `ToySpace` and its factory `toy_space`. It is what adding a space takes: on
 `SearchSpace` subclass over a zoo model, `_build` and `_parse`) plus one registry line,
 `space_registry.SPACES["toy"] = toy_space` (the tests use `monkeypatch.setitem`).
 
-Must not import TensorFlow, Keras or `search.space_registry`.
+Must not import TensorFlow, Keras or `search.spaces.registry`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 
 from mnasnet_tf import arch_string, specs, zoo
-from search.space import Decision, SearchSpace, arch_conventions
+from search.spaces.base import Decision, SearchSpace, arch_conventions
 
 REFERENCE_MODEL = "mnasnet-small"
 KERNELS = (3, 5, 7)

@@ -2,8 +2,9 @@
 
 Owns `LatencyBackend` (what every latency source offers: `measure` one model, `measure_many`
 several, `metadata` describing the device), `LocalBackend` (this host's LiteRT runtime),
-`AdbBackend` (a phone over adb + benchmark_model), `BACKENDS` and `make_backend(name, ...)`, the
-one place a backend name becomes a backend. Both binaries (`tflite-bench`, `mnasnet-search`) and
+`AdbBackend` (a phone over adb + benchmark_model), `DEVICE_BACKENDS` and `make_backend(name, ...)`,
+the one place a device backend's name becomes a backend. Both binaries (`tflite-bench`,
+`mnasnet-search`) and
 the latency model of the search (tables, calibration, the meter) take a backend object, so a table
 built or calibrated under `--backend=adb` is measured on the phone.
 
@@ -21,19 +22,16 @@ import os
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from tflite_bench import util
+from tflite_bench import checks
 from tflite_bench.benchmark import CLOCKS, LatencyStats, device_fingerprint, runtime_id
 
 DEVICE_BACKENDS = ("local", "adb")
-"""Backends that time .tflite files on a device."""
-BACKENDS = (*DEVICE_BACKENDS, "predictor", "hybrid")
-"""Every backend name the binaries accept ('predictor': a latency table, see search/latency;
-'hybrid': a table whose predictions the search checks by measuring some models)."""
+"""Backends that time .tflite files on a device (the layers above add their own, e.g. tables)."""
 
 
 @runtime_checkable
 class LatencyBackend(Protocol):
-    """A source of latency figures. `name` is one of BACKENDS."""
+    """A source of latency figures, named by `name`."""
 
     name: str
 
@@ -48,7 +46,7 @@ class LatencyBackend(Protocol):
 
 
 def _check_int(name: str, value: object, minimum: int) -> None:
-    if not util.is_int(value) or value < minimum:
+    if not checks.is_int(value) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
 
 
@@ -199,21 +197,14 @@ class AdbBackend:
 
 
 def make_backend(name: str, **options: Any) -> LocalBackend | AdbBackend:
-    """The device backend called `name` ('local' or 'adb') with `options` (its fields); the
-    'predictor' backend needs a table and is made by `search.latency.table.TableBackend`."""
+    """The device backend called `name` ('local' or 'adb') with `options` (its fields); backends
+    that are not devices (latency tables) are made by the layer that knows them."""
     if name == "local":
         kinds = LocalBackend
     elif name == "adb":
         kinds = AdbBackend
     else:
-        raise ValueError(
-            f"device latency backend must be one of {DEVICE_BACKENDS}; got {name!r}"
-            + (
-                " (a latency table is search.latency.table.TableBackend)"
-                if name in BACKENDS
-                else ""
-            )
-        )
+        raise ValueError(f"device latency backend must be one of {DEVICE_BACKENDS}; got {name!r}")
     known = {field.name for field in dataclasses.fields(kinds) if field.init}
     unknown = sorted(set(options) - known)
     if unknown:
@@ -224,7 +215,6 @@ def make_backend(name: str, **options: Any) -> LocalBackend | AdbBackend:
 
 
 __all__ = [
-    "BACKENDS",
     "DEVICE_BACKENDS",
     "AdbBackend",
     "LatencyBackend",

@@ -104,10 +104,10 @@ def sha256_of(path: str | os.PathLike[str]) -> str:
 def device_fingerprint(metadata: Mapping[str, Any]) -> str:
     """The device a latency was measured on, from a backend's metadata: the host CPU model and
     architecture ('host AMD EPYC x86_64'), or the Android model, SoC and ABI ('android Google
-    Pixel 7 gs201 arm64-v8a'); a table's metadata ('predictor') names the device it was built
-    on."""
-    if metadata.get("backend") == "predictor":
-        built_on = metadata.get("built_on")
+    Pixel 7 gs201 arm64-v8a'); a source that predicts rather than measures (a latency table)
+    names in `built_on` the device its figures come from."""
+    if "built_on" in metadata:
+        built_on = metadata["built_on"]
         return built_on if isinstance(built_on, str) else "unknown"
     device = metadata.get("device")
     if isinstance(device, Mapping):

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from tflite_bench import runtime, util
+from tflite_bench import files, runtime
 
 QUANTIZATIONS = ("float32", "float16", "dynamic", "int8")
 """float32: no quantization; float16: fp16 weights; dynamic: int8 weights, float activations;
@@ -299,7 +299,7 @@ def convert(
     path = None
     if output_path is not None:
         path = os.fspath(output_path)
-        util.atomic_write(path, content, make_dirs=True)
+        files.atomic_write(path, content, make_dirs=True)
     return ConversionResult(
         content=content,
         path=path,

@@ -27,9 +27,9 @@ import keras
 
 from mnasnet_tf import arch_string, builder, specs
 from search.adapt import inherit, outputs, training, units
-from search.adapt.latency import ESTIMATORS, Estimator, end_to_end, measure_pair
 from search.adapt.outputs import AdaptResult
-from tflite_bench import util
+from search.adapt.sizing import ESTIMATORS, Estimator, end_to_end, measure_pair
+from tflite_bench import checks
 
 log = logging.getLogger("mnasnet_tf.adapt")
 __all__ = ["AdaptConfig", "AdaptResult", "adapt"]
@@ -94,32 +94,32 @@ class AdaptConfig:
                 f"latency_fraction={self.latency_fraction!r}"
             )
         if self.latency_fraction is not None and not (
-            util.is_finite_number(self.latency_fraction) and 0 < self.latency_fraction < 1
+            checks.is_finite_number(self.latency_fraction) and 0 < self.latency_fraction < 1
         ):
             raise ValueError(f"latency_fraction must be in (0, 1); got {self.latency_fraction!r}")
         if self.latency_target_ms is not None and not (
-            util.is_finite_number(self.latency_target_ms) and self.latency_target_ms > 0
+            checks.is_finite_number(self.latency_target_ms) and self.latency_target_ms > 0
         ):
             raise ValueError(
                 f"latency_target_ms must be a positive number; got {self.latency_target_ms!r}"
             )
         if self.backend not in ESTIMATORS:
             raise ValueError(f"backend must be one of {ESTIMATORS}; got {self.backend!r}")
-        if not util.is_finite_number(self.initial_step) or not 0 < self.initial_step < 1:
+        if not checks.is_finite_number(self.initial_step) or not 0 < self.initial_step < 1:
             raise ValueError(f"initial_step must be in (0, 1); got {self.initial_step!r}")
-        if not util.is_finite_number(self.step_decay) or not 0 < self.step_decay <= 1:
+        if not checks.is_finite_number(self.step_decay) or not 0 < self.step_decay <= 1:
             raise ValueError(f"step_decay must be in (0, 1]; got {self.step_decay!r}")
         for name in ("short_term_steps", "long_term_epochs", "pretrain_epochs"):
             value = getattr(self, name)
-            if not util.is_int(value) or value < 0:
+            if not checks.is_int(value) or value < 0:
                 raise ValueError(f"{name} must be an integer >= 0; got {value!r}")
         for name in ("max_iterations", "batch_size", "runs"):
-            if not util.is_positive_int(getattr(self, name)):
+            if not checks.is_positive_int(getattr(self, name)):
                 raise ValueError(f"{name} must be a positive integer; got {getattr(self, name)!r}")
-        if not util.is_finite_number(self.learning_rate) or self.learning_rate <= 0:
+        if not checks.is_finite_number(self.learning_rate) or self.learning_rate <= 0:
             raise ValueError(f"learning_rate must be a positive number; got {self.learning_rate!r}")
         if self.latency_image_size is not None and (
-            not util.is_int(self.latency_image_size) or self.latency_image_size < 32
+            not checks.is_int(self.latency_image_size) or self.latency_image_size < 32
         ):
             raise ValueError(
                 f"latency_image_size must be an integer >= 32 or None; got "

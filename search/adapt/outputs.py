@@ -24,10 +24,10 @@ import keras
 from mnasnet_tf import arch_string, builder, specs
 from mnasnet_tf import eval as eval_lib
 from mnasnet_tf import export as export_lib
-from search import report
 from search.adapt import training, units
 from search.latency.meter import LatencyMeter
-from tflite_bench import util
+from search.results import figures, report
+from tflite_bench import files
 
 log = logging.getLogger("mnasnet_tf.adapt")
 STATE_FILE = "state.json"
@@ -112,7 +112,7 @@ class Run:
 
     def _save_weights(self, model: keras.Model, iteration: int) -> str:
         name = f"iteration_{iteration:03d}.weights.h5"
-        util.atomic_save(
+        files.atomic_save(
             os.path.join(self.output_dir, name), model.save_weights, suffix=".weights.h5"
         )
         return name
@@ -210,8 +210,8 @@ def write_trajectory(state: dict[str, Any], output_dir: str) -> None:
     for row in rows:
         values = dict(row, arch=arch_string.encode(arch_string.from_json_dict(row["arch"])))
         writer.writerow([values[c] for c in TRAJECTORY_COLUMNS])
-    util.atomic_write(os.path.join(output_dir, "trajectory.csv"), buffer.getvalue())
-    plt = report._pyplot()
+    files.atomic_write(os.path.join(output_dir, "trajectory.csv"), buffer.getvalue())
+    plt = figures.pyplot()
     figure, (top, bottom) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
     iterations = [row["iteration"] for row in rows]
     top.plot(iterations, [100 * row["accuracy"] for row in rows], "o-", color="tab:blue")
@@ -233,7 +233,7 @@ def write_trajectory(state: dict[str, Any], output_dir: str) -> None:
         )
     top.set_title(f"NetAdapt: {rows[0]['arch'].get('name', 'model')}")
     figure.tight_layout()
-    report._save_figure(figure, os.path.join(output_dir, "trajectory.png"))
+    figures.save_figure(figure, os.path.join(output_dir, "trajectory.png"))
     plt.close(figure)
 
 

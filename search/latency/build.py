@@ -32,12 +32,12 @@ from typing import Any
 import numpy as np
 
 from mnasnet_tf import specs
-from search.child_process import init_tf_worker
 from search.latency import coverage
 from search.latency.parts import Part, build_part_model, distinct_parts
 from search.latency.table import ENTRY_STATS, QUANTIZATIONS, LatencyTable
-from search.space import SearchSpace
+from search.spaces.base import SearchSpace
 from tflite_bench.backends import LatencyBackend, LocalBackend
+from tflite_bench.processes import init_tf_worker
 
 log = logging.getLogger(__name__)
 

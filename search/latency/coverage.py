@@ -21,7 +21,7 @@ import numpy as np
 
 from mnasnet_tf import specs
 from search.latency.parts import Part, arch_parts, image_hw, part_keys
-from search.space import SearchSpace
+from search.spaces.base import SearchSpace
 
 MAX_GROUP_POINTS = 200_000
 """A part group with more points than this is refused (the space should override

@@ -37,15 +37,18 @@ from typing import Any
 import numpy as np
 
 from mnasnet_tf import arch_string, specs
-from search.child_process import init_tf_worker
 from search.latency.table import FEATURES, QUANTIZATIONS, LatencyTable, TableBackend
-from tflite_bench import util
-from tflite_bench.backends import BACKENDS, LatencyBackend, make_backend
+from tflite_bench import checks, files
+from tflite_bench.backends import DEVICE_BACKENDS, LatencyBackend, make_backend
 from tflite_bench.benchmark import LatencyStats, device_fingerprint, runtime_id
+from tflite_bench.processes import init_tf_worker
 
 log = logging.getLogger("mnasnet_tf.search")
 
 
+BACKENDS = (*DEVICE_BACKENDS, "predictor", "hybrid")
+"""Every backend name the search accepts: the device backends (tflite_bench), 'predictor' (a
+latency table) and 'hybrid' (a table whose predictions are checked by measuring some models)."""
 MODEL_METADATA = ("model_path", "model_sha256", "command")
 """Metadata of one measured file, dropped from the cache (the file was temporary)."""
 HYBRID_STATE = "hybrid_calibration.json"
@@ -221,7 +224,7 @@ class LatencyMeter:
             )
         if quantization not in QUANTIZATIONS:
             raise ValueError(f"quantization must be one of {QUANTIZATIONS}; got {quantization!r}")
-        if not util.is_positive_int(measure_every):
+        if not checks.is_positive_int(measure_every):
             raise ValueError(f"measure_every must be a positive integer; got {measure_every!r}")
         self.image_size = image_size
         self.classes = classes
@@ -368,7 +371,7 @@ class LatencyMeter:
         if self.cache_path:
             # Merge with what other workers wrote meanwhile, then replace atomically.
             merged = {**self._load_cache(), **self._cache}
-            util.atomic_write_json(self.cache_path, merged, default=str)
+            files.atomic_write_json(self.cache_path, merged, default=str)
 
     # ---- measuring ----
 
@@ -488,7 +491,7 @@ class LatencyMeter:
         self.points.append([*features, measured_ms])
         self._refit()
         if self._state_path:
-            util.atomic_write_json(
+            files.atomic_write_json(
                 self._state_path, {"points": self.points, "errors_pct": self.errors_pct}
             )
         recent = np.abs(self.errors_pct[-20:])

@@ -24,7 +24,7 @@ from typing import Any
 
 from mnasnet_tf import specs
 from search.latency.parts import image_hw, part_keys
-from tflite_bench import util
+from tflite_bench import checks, files
 from tflite_bench.benchmark import LatencyStats, device_fingerprint, runtime_id
 
 TABLE_FORMAT = "mnasnet-tf/latency-table-v1"
@@ -121,7 +121,7 @@ class LatencyTable:
         target = os.fspath(path) if path is not None else self.path
         if target is None:
             raise ValueError("LatencyTable.save needs a path (the table has none)")
-        util.atomic_write_json(target, self.to_dict(), indent=1, make_dirs=True)
+        files.atomic_write_json(target, self.to_dict(), indent=1, make_dirs=True)
         self.path = target
         return target
 
@@ -352,7 +352,7 @@ def _check_entry(path: str, key: object, entry: object, statistic: str) -> None:
         value = entry.get(name)
         if value is None and name != f"{statistic}_ms":  # optional (adb reports no p90)
             continue
-        if not util.is_finite_number(value) or value < 0:
+        if not checks.is_finite_number(value) or value < 0:
             raise ValueError(
                 f"latency table {path}: entry {key!r} has {name} {value!r} (a latency >= 0 "
                 "in ms expected)"

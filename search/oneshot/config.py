@@ -6,7 +6,8 @@ do not (docs/REPRODUCTION.md, "One-shot search"):
   shared weights warm up on uniformly sampled paths (TuNAS), with TuNAS's filter warm-up (a
   sampled path trained at its slots' widest widths with a probability falling from 1 to 0 over
   the warm-up); shared weights by SGD with Nesterov momentum 0.9 and a cosine-decayed step.
-- tunas: REINFORCE on independent categoricals (search/controller.py) with Adam β1 = 0, the
+- tunas: REINFORCE on independent categoricals (search/controllers/controller.py) with Adam β1 = 0,
+  the
   EMA reward baseline (0.95), a step rising linearly over the first quarter of the RL phase;
   TuNAS's absolute reward Q + β·|LAT/T − 1| with β = −0.10 (or MnasNet's soft / hard reward).
 - dnas: FBNet's Gumbel-softmax over each decision, temperature 5.0 × 0.956 per epoch, Adam on
@@ -23,13 +24,15 @@ import dataclasses
 import math
 from typing import Any
 
+from search.controllers import reward as reward_lib
+
 ALGORITHMS = ("tunas", "dnas")
 REWARDS = ("absolute", "soft", "hard")
 
 
 @dataclasses.dataclass(frozen=True)
 class OneShotConfig:
-    """What `search.oneshot.search.run` does. Every field is validated in `__post_init__`."""
+    """What `search.oneshot.run.run` does. Every field is validated in `__post_init__`."""
 
     output_dir: str
     algorithm: str = "tunas"
@@ -48,7 +51,7 @@ class OneShotConfig:
     default_fraction: float = 1.0
     widest_fraction: float = 1.0
     reward: str = "absolute"
-    absolute_beta: float = -0.10
+    absolute_beta: float = reward_lib.TUNAS_BETA
     soft_w: float = -0.07
     rl_learning_rate: float = 0.05
     temperature: float = 5.0

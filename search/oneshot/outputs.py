@@ -9,7 +9,7 @@ with shared weights; pareto.csv/png with the space's reference model on the same
 history.csv/png: reward, entropy and temperature per policy step; best_arch.json, which
 `mnasnet-train --model=` accepts; summary.json).
 
-Imports TensorFlow through the supernet's weights only; reports go through search/report.py.
+Imports TensorFlow through the supernet's weights only; reports go through search/results/report.py.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 
 from mnasnet_tf import arch_string
-from search import export_check, report
 from search.oneshot.config import OneShotConfig
-from tflite_bench import util
+from search.results import export_check, figures, report
+from tflite_bench import checks, files
 
 STATE_FILE = "oneshot_state.json"
 STATE_FORMAT = "mnasnet-tf/oneshot-v1"
@@ -116,9 +116,9 @@ class Checkpoint:
         removes older weights."""
         os.makedirs(self.folder, exist_ok=True)
         weights = self._weights(epochs_done)
-        util.atomic_save(weights, search.net.save_weights, suffix=".weights.h5")
+        files.atomic_save(weights, search.net.save_weights, suffix=".weights.h5")
         slots = {f"v{i}": np.asarray(v) for i, v in enumerate(search.optimizer.variables)}
-        util.atomic_save(
+        files.atomic_save(
             self._slots(epochs_done), lambda tmp: np.savez(tmp, **slots), suffix=".npz"
         )
         self._write(
@@ -143,7 +143,7 @@ class Checkpoint:
 
     def _write(self, state: dict[str, Any]) -> None:
         state = {**state, "format": STATE_FORMAT, "config": self.config.fingerprint()}
-        util.atomic_write_json(self.path, state, default=str)
+        files.atomic_write_json(self.path, state, default=str)
 
 
 def _write_csv(path: str, columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> None:
@@ -153,12 +153,12 @@ def _write_csv(path: str, columns: Sequence[str], rows: Sequence[dict[str, Any]]
         for row in rows:
             writer.writerow({key: row.get(key, "") for key in columns})
 
-    util.atomic_write(path, write)
+    files.atomic_write(path, write)
 
 
 def write_history_png(history: Sequence[dict[str, Any]], path: str, algorithm: str) -> None:
     """Reward (and baseline) per policy step; entropy and, for DNAS, the temperature."""
-    plt = report._pyplot()
+    plt = figures.pyplot()
     figure, (top, bottom) = plt.subplots(2, 1, figsize=(7, 5), sharex=True)
     steps = list(range(len(history)))
     rewards = [h["reward"] for h in history]
@@ -170,7 +170,7 @@ def write_history_png(history: Sequence[dict[str, Any]], path: str, algorithm: s
     baseline = [
         (i, h["baseline"])
         for i, h in enumerate(history)
-        if util.is_finite_number(h.get("baseline"))
+        if checks.is_finite_number(h.get("baseline"))
     ]
     if baseline:
         top.plot(*zip(*baseline, strict=True), "--", color="#2e86ab", label="baseline (EMA)")
@@ -186,7 +186,7 @@ def write_history_png(history: Sequence[dict[str, Any]], path: str, algorithm: s
     bottom.set_xlabel("policy step")
     bottom.grid(alpha=0.3)
     figure.tight_layout()
-    report._save_figure(figure, path)
+    figures.save_figure(figure, path)
     plt.close(figure)
 
 
@@ -240,7 +240,7 @@ def write_reports(
             s: sum(r.get("source") == s for r in records)
             for s in ("most_likely", "policy", "uniform")
         },
-        most_likely=None if most_likely is None else report._brief(most_likely),
+        most_likely=None if most_likely is None else report.brief(most_likely),
         final_entropy=search.policy.entropy(),
         search_seconds=round(search_seconds, 1),
         evaluate_seconds=round(evaluate_seconds, 1),

@@ -28,7 +28,7 @@ import numpy as np
 
 from mnasnet_tf import arch_string, specs
 from search.latency import coverage
-from search.space import NAME_SEPARATOR, SearchSpace
+from search.spaces.base import NAME_SEPARATOR, SearchSpace
 
 OP_KINDS = ("conv", "sep", "mbconv")
 """The supernet's op branches: regular conv (no expansion), separable (MBConv without the

@@ -19,7 +19,7 @@ widest model per step; it keeps one traced graph for every path.
 `gates` (one scalar per slot and `skeleton.SITES` entry, 1.0 in the forward pass) let the
 differentiable search pass a decision's straight-through relaxed value to the place it acts.
 
-Imports Keras and TensorFlow; must not import the search loop (search/oneshot/search.py).
+Imports Keras and TensorFlow; must not import the search loop (search/oneshot/run.py).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from keras import layers, ops
 
 from mnasnet_tf import blocks, builder, specs
 from search.oneshot import skeleton as skeleton_lib
-from search.space import SearchSpace
+from search.spaces.base import SearchSpace
 
 _ACTIVATIONS = {
     "relu": keras.activations.relu,

@@ -1,0 +1,3 @@
+"""Results of any search: fronts and verdicts, reports and plots, TensorBoard, the export check.
+
+This package file imports nothing: import the modules themselves."""
