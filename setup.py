@@ -24,6 +24,8 @@ INSTALL_REQUIRES = [
 
 TEST_REQUIRES = [
     "pytest>=8",
+    "pytest-xdist>=3.5",
+    "pytest-cov>=5",
     "ruff==0.17.6",
     "nbclient>=0.10",
     "nbformat>=5.10",

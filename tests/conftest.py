@@ -1,12 +1,60 @@
-"""Shared pytest fixtures. TensorFlow is imported lazily, so TF-free test files stay fast."""
+"""Shared pytest fixtures, and the guard that keeps the `slow` marker true.
+
+TensorFlow is imported lazily, so TF-free test files stay fast. A test that is not marked
+`slow` may not start a process (subprocess, multiprocessing), train a Keras model or convert one
+to TFLite: the guard turns each of these into an error naming the test and what to do, so the
+fast tier (`pytest -m "not slow"`) is only pure-Python work. Training and conversion are caught
+once Keras or TensorFlow is imported in the test process (after the first such test
+of a worker, that is every later test).
+"""
 
 from __future__ import annotations
 
+import multiprocessing.process
 import os
+import subprocess
+import sys
 
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+class UnmarkedSlowWork(RuntimeError):
+    """A test not marked `slow` did work that makes it slow."""
+
+
+def _refuse(test: str, what: str):
+    def refuse(*args, **kwargs):
+        raise UnmarkedSlowWork(
+            f"{test} {what} but is not marked slow: add @pytest.mark.slow (or fake the work)"
+        )
+
+    return refuse
+
+
+@pytest.fixture(autouse=True)
+def _slow_work_needs_the_slow_marker(request, monkeypatch):
+    if request.node.get_closest_marker("slow") is not None:
+        yield
+        return
+    test = request.node.nodeid
+    monkeypatch.setattr(subprocess.Popen, "__init__", _refuse(test, "starts a process"))
+    monkeypatch.setattr(
+        multiprocessing.process.BaseProcess, "start", _refuse(test, "starts a process")
+    )
+    if "keras" in sys.modules:
+        import keras
+
+        for method in ("fit", "evaluate", "predict"):
+            monkeypatch.setattr(keras.Model, method, _refuse(test, f"runs Model.{method}"))
+    if "tensorflow" in sys.modules:
+        import tensorflow as tf
+
+        monkeypatch.setattr(
+            tf.lite.TFLiteConverter, "convert", _refuse(test, "converts a model to TFLite")
+        )
+    yield
 
 
 @pytest.fixture(scope="session")

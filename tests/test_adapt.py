@@ -14,6 +14,7 @@ from mnasnet_tf import arch_string, specs, zoo
 from search.adapt import units
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["mobilenet-v3-small", "mnasnet-a1"])
 def test_inherited_model_equals_the_original_restricted_to_the_kept_filters(name):
     from mnasnet_tf import builder
@@ -40,6 +41,7 @@ def test_inherited_model_equals_the_original_restricted_to_the_kept_filters(name
     assert max(changes) > 1e-3  # the check is not vacuous: dropping filters changes the output
 
 
+@pytest.mark.slow
 def test_kept_filters_are_those_with_the_largest_norm():
     from mnasnet_tf import builder
     from search.adapt import inherit
@@ -60,6 +62,7 @@ def test_kept_filters_are_those_with_the_largest_norm():
     )
 
 
+@pytest.mark.slow
 def test_inherit_refuses_a_different_topology():
     from mnasnet_tf import builder
     from search.adapt import inherit

@@ -51,6 +51,7 @@ def test_expansion_of_one_layer_becomes_explicit_and_ratio_blocks_keep_a_ratio()
     assert units.current_width(many, by_name["expand5"]) == 160
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", zoo.list_models())
 def test_every_shrink_keeps_the_topology_and_sets_the_width(name):
     arch = zoo.get_arch(name)

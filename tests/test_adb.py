@@ -150,6 +150,7 @@ def test_parse_garbage_shows_the_tail():
     assert "line 39" in str(info.value) and "line 0\n" not in str(info.value)
 
 
+@pytest.mark.slow
 def test_measure_end_to_end(fake_adb, files):
     model, binary = files
     stats = adb.measure(
@@ -180,6 +181,7 @@ def test_measure_end_to_end(fake_adb, files):
     ]
 
 
+@pytest.mark.slow
 def test_measure_with_explicit_adb_path_and_old_output(fake_adb, files, monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
     fake_adb.set_output(OLD_OUTPUT)
@@ -199,18 +201,21 @@ def test_adb_missing(files, monkeypatch, tmp_path):
         adb.find_adb("/nowhere/adb")
 
 
+@pytest.mark.slow
 def test_no_device(fake_adb, files, monkeypatch):
     monkeypatch.setenv("FAKE_ADB_DEVICES", "")
     with pytest.raises(adb.AdbError, match="no Android device"):
         adb.measure(files[0], benchmark_model=files[1])
 
 
+@pytest.mark.slow
 def test_unauthorized_device_is_named(fake_adb, files, monkeypatch):
     monkeypatch.setenv("FAKE_ADB_DEVICES", "HT9\tunauthorized")
     with pytest.raises(adb.AdbError, match=r"HT9 \(unauthorized\)"):
         adb.measure(files[0], benchmark_model=files[1])
 
 
+@pytest.mark.slow
 def test_several_devices_need_a_serial(fake_adb, files, monkeypatch):
     monkeypatch.setenv("FAKE_ADB_DEVICES", "AAA\tdevice\nBBB\tdevice")
     with pytest.raises(adb.AdbError, match="several devices.*AAA, BBB.*--adb_serial"):
@@ -233,6 +238,7 @@ def test_model_missing(fake_adb, files, tmp_path):
         adb.measure(tmp_path / "missing.tflite", benchmark_model=files[1])
 
 
+@pytest.mark.slow
 def test_unparsable_output_shows_its_tail(fake_adb, files):
     fake_adb.set_output(
         textwrap.dedent("""\
@@ -245,6 +251,7 @@ def test_unparsable_output_shows_its_tail(fake_adb, files):
         adb.measure(files[0], benchmark_model=files[1])
 
 
+@pytest.mark.slow
 def test_failing_benchmark_shows_exit_status(fake_adb, files, monkeypatch):
     monkeypatch.setenv("FAKE_ADB_RC", "1")
     fake_adb.set_output("Segmentation fault\n")

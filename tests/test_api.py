@@ -11,6 +11,7 @@ import sys
 import pytest
 
 
+@pytest.mark.slow
 def test_the_api_imports_no_tensorflow():
     code = (
         "import sys\n"

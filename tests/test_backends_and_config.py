@@ -167,6 +167,7 @@ def test_search_config_names_a_bad_value(kwargs, message):
         SearchConfig(**kwargs)
 
 
+@pytest.mark.slow
 def test_search_config_has_one_flag_per_field():
     """Every field is a flag of mnasnet-search with the same default (checked in a fresh
     interpreter: the binaries' flags share names and cannot be defined in one process)."""

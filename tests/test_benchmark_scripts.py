@@ -32,6 +32,7 @@ def test_landscape_is_standardised_and_its_noise_is_fixed_per_architecture():
     assert landscape.epsilon(arch) != ce.Landscape(sizes, seed=4, interaction=0.3).epsilon(arch)
 
 
+@pytest.mark.slow
 def test_controller_benchmark_runs_and_writes_its_table(tmp_path):
     out = tmp_path / "ce"
     subprocess.run(
@@ -95,6 +96,7 @@ def _write_project(workdir, name, rewards, cached=()):
             )
 
 
+@pytest.mark.slow
 def test_search_efficiency_aggregates_paired_figures_at_the_common_budget(tmp_path):
     workdir = tmp_path / "work"
     workdir.mkdir()
@@ -162,6 +164,7 @@ def _search_efficiency(workdir, results, *flags):
     )
 
 
+@pytest.mark.slow
 def test_search_efficiency_on_an_image_folder_has_its_own_files_and_workdir(tmp_path):
     from PIL import Image
 
@@ -215,6 +218,7 @@ def _two_seed_workdir(tmp_path):
     return workdir
 
 
+@pytest.mark.slow
 def test_search_efficiency_norun_names_the_commands_that_ran_the_searches(tmp_path):
     import search_efficiency_workdir as sew
     from search_efficiency_config import SearchEfficiencyConfig
@@ -237,6 +241,7 @@ def test_search_efficiency_norun_names_the_commands_that_ran_the_searches(tmp_pa
     assert config["command"] == "run A; run B"
 
 
+@pytest.mark.slow
 def test_search_efficiency_archives_what_resuming_needs(tmp_path):
     import tarfile
 
@@ -270,6 +275,7 @@ def test_search_efficiency_archives_what_resuming_needs(tmp_path):
     assert "Traceback" not in bad.stderr
 
 
+@pytest.mark.slow
 def test_search_efficiency_names_a_damaged_record_file(tmp_path):
     import search_efficiency_run as se_run
     import search_efficiency_stats as stats

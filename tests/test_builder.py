@@ -73,6 +73,7 @@ def test_build_model_rejects_non_arch():
         builder.build_model("mnasnet-a1")
 
 
+@pytest.mark.slow
 def test_every_op_builds_with_expected_layers(ops_model, count_trainable):
     names = {layer.name for layer in ops_model.layers}
     for expected in [
@@ -120,6 +121,7 @@ def test_every_op_builds_with_expected_layers(ops_model, count_trainable):
     )
 
 
+@pytest.mark.slow
 def test_identity_residual_only_where_shapes_allow():
     arch = zoo.get_arch("mnasnet-a1")
     model = builder.build_model(arch, input_shape=(32, 32, 3))
@@ -129,6 +131,7 @@ def test_identity_residual_only_where_shapes_allow():
     assert len(adds) == 9  # blocks 2-6: 1 + 2 + 3 + 1 + 2 (first layers change shape)
 
 
+@pytest.mark.slow
 def test_top_options():
     small = zoo.get_arch("mnasnet-small")
     features = builder.build_model(small, input_shape=(64, 64, 3), include_top=False)
@@ -148,6 +151,7 @@ def test_top_options():
     assert "top_dropout" not in {layer.name for layer in builder.build_model(small).layers}
 
 
+@pytest.mark.slow
 def test_preprocessing_maps_0_255_to_minus_one_one():
     arch = zoo.get_arch("mnasnet-small")
     model = builder.build_model(arch, input_shape=(32, 32, 3))
@@ -158,11 +162,13 @@ def test_preprocessing_maps_0_255_to_minus_one_one():
     assert "rescaling" not in {layer.name for layer in raw.layers}
 
 
+@pytest.mark.slow
 def test_any_input_size():
     model = builder.build_model(zoo.get_arch("mnasnet-small"), input_shape=(None, None, 3))
     assert model(_images((1, 48, 80, 3))).shape == (1, 1000)
 
 
+@pytest.mark.slow
 def test_pieces_compose_to_the_whole_model(ops_model):
     """stem → every layer model → head gives the whole model's output, with shared weights."""
     randomize_batch_norm(ops_model)
@@ -207,6 +213,7 @@ def test_layer_model_rejects_non_layer():
         builder.build_layer_model(OPS_ARCH.blocks[0], OPS_ARCH, input_hw=(8, 8))
 
 
+@pytest.mark.slow
 def test_ops_model_save_load_round_trip(ops_model, tmp_path):
     path = tmp_path / "ops.keras"
     ops_model.save(path)

@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 SCRIPT = """
 import multiprocessing, os, sys, time
 from tflite_bench.processes import exit_with_parent
@@ -33,6 +35,7 @@ def _alive(pid: int) -> bool:
         return handle.read().split()[2] != "Z"
 
 
+@pytest.mark.slow
 def test_a_helper_ends_within_a_second_of_its_parents_kill():
     parent = subprocess.Popen(
         [sys.executable, "-c", SCRIPT],

@@ -136,6 +136,7 @@ def test_ppo_clips():
 # ---- learning ----
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("algorithm", "policy", "budget", "batch"),
     [
@@ -294,6 +295,7 @@ def test_state_round_trip_keeps_the_new_levers():
         assert original.update([a[0]], [0.3]) == restored.update([b[0]], [0.3])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1])
 def test_default_controller_finds_a_target_in_the_mnasnet_space_within_hundreds_of_samples(seed):
     """42 decisions (2.8e18 architectures), reward = fraction of decisions equal to a target's:

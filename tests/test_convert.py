@@ -85,6 +85,7 @@ def test_list_ops_rejects_non_tflite(tmp_path):
         convert.list_ops(tmp_path / "missing.tflite")
 
 
+@pytest.mark.slow
 def test_fast_path_writes_batch1_builtin_model(tiny_model, tmp_path):
     path = tmp_path / "sub" / "tiny.tflite"
     result = convert.convert(tiny_model, output_path=path)
@@ -145,6 +146,7 @@ def test_int8_with_representative_data(tiny_model, tmp_path, int8_io):
     assert check.max_abs_diff < 0.1  # softmax probabilities, int8 activations
 
 
+@pytest.mark.slow
 def test_flex_ops_are_refused_with_their_names():
     inputs = keras.Input((4, 4, 3))
     outputs = keras.layers.Lambda(lambda t: tf.linalg.inv(t[..., :2, :2, 0]))(inputs)

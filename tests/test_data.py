@@ -32,6 +32,7 @@ def _check_batch(dataset, *, batch: int, size: int, classes: int) -> None:
 # ---- digits ----
 
 
+@pytest.mark.slow
 def test_digits_splits_cover_the_set_and_yield_0_255_rgb():
     sizes = {}
     for split in data.SPLITS:
@@ -51,6 +52,7 @@ def test_digits_train_is_augmented_without_flip_and_eval_is_not():
     assert val.num_batches == -(-val.num_examples // 8)
 
 
+@pytest.mark.slow
 def test_validation_is_disjoint_from_train_and_fixed_by_seed():
     def split(name, seed):
         dataset, _ = data.load(
@@ -110,6 +112,7 @@ def _write_folder(root, layout: str) -> dict[str, int]:
     return counts
 
 
+@pytest.mark.slow
 def test_plain_image_folder_loads_with_its_class_names(tmp_path):
     counts = _write_folder(tmp_path, "plain")
     name = f"folder:{tmp_path}"
@@ -147,6 +150,7 @@ def test_empty_or_missing_folder_is_a_clear_error(tmp_path):
 # ---- tfds (mocked) ----
 
 
+@pytest.mark.slow
 def test_mock_cifar10_shapes_and_classes():
     with tfds.testing.mock_data(num_examples=24):
         for split in data.SPLITS:
@@ -156,6 +160,7 @@ def test_mock_cifar10_shapes_and_classes():
     assert data.default_image_size("cifar10") == 32
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("size", [64, 224])
 def test_mock_imagenet2012_shapes_at_two_resolutions(size):
     with tfds.testing.mock_data(num_examples=6):

@@ -42,6 +42,7 @@ def _sklearn_split_counts() -> dict[str, np.ndarray]:
     return {"train": np.bincount(train, minlength=10), "test": np.bincount(test, minlength=10)}
 
 
+@pytest.mark.slow
 def test_layout_counts_and_metadata(folder):
     from PIL import Image
 
@@ -63,6 +64,7 @@ def test_layout_counts_and_metadata(folder):
     assert not [p for p in os.listdir(path.parent) if ".tmp-" in p]
 
 
+@pytest.mark.slow
 def test_variants_multiply_the_counts_and_size_is_respected(tmp_path):
     from PIL import Image
 
@@ -73,6 +75,7 @@ def test_variants_multiply_the_counts_and_size_is_respected(tmp_path):
     assert Image.open(tmp_path / "v2" / "test" / "7" / files[0]).size == (16, 16)
 
 
+@pytest.mark.slow
 def test_same_seed_same_images_other_seed_other_images(folder, tmp_path):
     path, _ = folder
     again = tmp_path / "again"
@@ -132,6 +135,7 @@ def test_bad_output_dirs_are_named(tmp_path):
         digits_m.write_digits_m(str(file), variants=1)
 
 
+@pytest.mark.slow
 def test_an_empty_output_dir_is_filled(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -156,6 +160,7 @@ def test_an_interrupted_run_leaves_nothing_that_looks_complete(tmp_path, monkeyp
     assert os.listdir(tmp_path) == []  # neither the folder nor its staging copy
 
 
+@pytest.mark.slow
 def test_binary_prints_what_it_wrote_and_rejects_bad_flags(tmp_path):
     out = tmp_path / "bin"
     command = [sys.executable, "-m", "search.cli.mnasnet_digits_m", f"--output_dir={out}"]
@@ -172,6 +177,7 @@ def test_binary_prints_what_it_wrote_and_rejects_bad_flags(tmp_path):
     assert done.returncode != 0 and f"output_dir '{out}' exists and is not empty" in done.stderr
 
 
+@pytest.mark.slow
 def test_data_load_reads_it_with_ten_classes(folder):
     from mnasnet_tf import data
 

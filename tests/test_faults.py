@@ -197,6 +197,7 @@ def fake_adb(folder, devices: str):
     return str(path)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("fault", "named"),
     [
@@ -231,6 +232,7 @@ def test_the_adb_backend_is_checked_before_anything_trains(tmp_path, monkeypatch
     assert named in message
 
 
+@pytest.mark.slow
 def test_a_ready_adb_device_passes_the_check(tmp_path):
     from tflite_bench.backends import AdbBackend
 
@@ -345,7 +347,7 @@ def test_a_start_up_failure_leaves_no_empty_project_folder(tmp_path, monkeypatch
 @pytest.fixture
 def project(tmp_path):
     """A search project of 3 ended trials and one still running, driven with fake metrics."""
-    from test_oracle import make_oracle, run_one
+    from oracle_helpers import make_oracle, run_one
 
     oracle = make_oracle(tmp_path, max_trials=6)
     for _ in range(3):
@@ -355,7 +357,7 @@ def project(tmp_path):
 
 
 def resume(tmp_path, **kwargs):
-    from test_oracle import make_oracle
+    from oracle_helpers import make_oracle
 
     oracle = make_oracle(tmp_path, max_trials=6, **kwargs)
     oracle.reload()
@@ -369,7 +371,7 @@ def no_temporary_files(folder) -> bool:
 
 
 def test_a_cut_short_oracle_json_resumes_from_its_backup(project, tmp_path, caplog):
-    from test_oracle import run_all
+    from oracle_helpers import run_all
 
     folder, _, running = project
     assert (folder / "oracle.json.bak").exists()
@@ -403,7 +405,7 @@ def test_an_unreadable_oracle_state_without_backup_names_both_and_what_to_do(pro
 
 
 def test_a_cut_short_trial_json_of_an_ended_trial_keeps_its_id(project, tmp_path, caplog):
-    from test_oracle import run_all
+    from oracle_helpers import run_all
 
     folder, _, _ = project
     cut_short(folder / "trial_1" / "trial.json")
@@ -445,7 +447,7 @@ def test_a_cut_short_trial_json_of_an_ended_trial_is_rebuilt_from_trials_csv(
 
 
 def test_a_cut_short_trial_json_of_a_running_trial_runs_it_again(project, tmp_path, caplog):
-    from test_oracle import run_one
+    from oracle_helpers import run_one
 
     folder, _, running = project
     cut_short(folder / f"trial_{running.trial_id}" / "trial.json")
@@ -459,7 +461,7 @@ def test_a_cut_short_trial_json_of_a_running_trial_runs_it_again(project, tmp_pa
 
 
 def test_a_cut_short_tuner_json_is_rewritten(project, tmp_path, caplog):
-    from test_oracle import make_oracle
+    from oracle_helpers import make_oracle
 
     from search.controllers.reward import soft
     from search.latency.meter import LatencyMeter

@@ -98,6 +98,7 @@ def _graph() -> dict[str, set[str]]:
     }
 
 
+@pytest.mark.slow
 def test_no_upward_import():
     rank = {package: index for index, package in enumerate(LAYERS)}
     upward = []
@@ -191,6 +192,7 @@ def test_the_checker_sees_lazy_and_upward_imports(tmp_path, monkeypatch):
     assert _imports(module, {"mnasnet_tf", "mnasnet_tf.specs"}) == {"mnasnet_tf.specs"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "modules",
     [

@@ -21,6 +21,7 @@ from search.spaces.mnasnet import MnasNetSpace, mnasnet_space
 from tflite_bench import backends, benchmark
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", space_registry.list_spaces())
 @pytest.mark.parametrize("image_size, classes", [(224, 1000), (32, 10)])
 def test_enumeration_reaches_every_part_of_random_points(name, image_size, classes):
@@ -34,6 +35,7 @@ def test_enumeration_reaches_every_part_of_random_points(name, image_size, class
     assert missing == []
 
 
+@pytest.mark.slow
 def test_part_counts_of_the_paper_space():
     parts = coverage.space_parts(mnasnet_space(), image_size=224, classes=1000)
     kinds = [part.kind for part in parts]
@@ -51,6 +53,7 @@ class _ForgetfulSpace(MnasNetSpace):
         return [group[1:] if len(group) == 7 else group for group in super().part_groups()]
 
 
+@pytest.mark.slow
 def test_an_incomplete_enumeration_is_caught():
     paper = mnasnet_space()
     space = _ForgetfulSpace(

@@ -45,6 +45,7 @@ def toy(monkeypatch):
 # ---- the skeleton (no TensorFlow) ----
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["mnasnet", "mobilenetv3-large"])
 def test_skeleton_covers_random_points(name):
     space = space_registry.get_space(name)
@@ -62,6 +63,7 @@ def test_skeleton_covers_random_points(name):
         assert sum(float(e["present"]) for e in path) == len(arch.layers())
 
 
+@pytest.mark.slow
 def test_skeleton_shapes_of_the_mnasnet_space():
     space = space_registry.get_space("mnasnet")
     skeleton = skeleton_lib.Skeleton.from_space(space)
@@ -76,6 +78,7 @@ def test_skeleton_shapes_of_the_mnasnet_space():
     assert skeleton.slots[2].expanded_max == 144
 
 
+@pytest.mark.slow
 def test_gate_indices_point_at_the_chosen_values():
     space = space_registry.get_space("mnasnet")
     skeleton = skeleton_lib.Skeleton.from_space(space)
@@ -152,6 +155,7 @@ def _extreme(space, pick):
     return [pick(size) for size in space.choice_sizes()]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("name", "samples"), [("mnasnet", 10), ("mobilenetv3-large", 4)], ids=["mnasnet", "v3"]
 )

@@ -1,6 +1,6 @@
 """Tests of search/multitrial/oracle.py, driving create_trial / update_trial / end_trial with fake
 metrics
-(no model is built or trained)."""
+(no model is built or trained; tests/oracle_helpers.py)."""
 
 import json
 import os
@@ -9,65 +9,19 @@ import shutil
 import keras_tuner
 import numpy as np
 import pytest
+from oracle_helpers import (
+    SPACE,
+    controller_state,
+    fake_metrics,
+    learned_state,
+    make_oracle,
+    run_all,
+    run_one,
+)
 
-from search.controllers.reward import soft
 from search.multitrial import oracle as oracle_module
 from search.multitrial.oracle import MnasOracle
 from search.spaces.registry import get_space
-
-SPACE = get_space("mnasnet")
-TARGET = SPACE.sample(np.random.default_rng(2024))
-REWARD = soft(target_ms=75.0)
-
-
-def fake_metrics(choices) -> dict[str, float]:
-    """Accuracy = fraction of decisions equal to TARGET's; latency grows with the MBConv ×6
-    blocks; reward = the soft MnasNet reward."""
-    accuracy = float(np.mean(np.asarray(choices) == np.asarray(TARGET)))
-    ops = [SPACE.to_values(choices)[f"block{b}/conv_op"] for b in range(1, 8)]
-    latency = 50.0 + 10.0 * ops.count("mbconv_e6")
-    return REWARD(accuracy, latency).as_metrics()
-
-
-def make_oracle(directory, project="search", **kwargs) -> MnasOracle:
-    kwargs = dict(algorithm="reinforce", policy="independent", max_trials=30, seed=1) | kwargs
-    oracle = MnasOracle(SPACE, reward=REWARD, **kwargs)
-    oracle.verbose = 0
-    # What BaseTuner.__init__ does; keras-tuner has no public setter for the project directory.
-    oracle._set_project_dir(str(directory), project)
-    return oracle
-
-
-def run_one(oracle, tuner_id="tuner0", *, status="COMPLETED", report=True):
-    """One trial as the tuner runs it; None when the oracle says STOPPED."""
-    trial = oracle.create_trial(tuner_id)
-    if trial.status == "STOPPED":
-        return None
-    assert trial.status == "RUNNING"
-    if report:
-        choices = SPACE.from_values(trial.hyperparameters.values)
-        oracle.update_trial(trial.trial_id, fake_metrics(choices))
-    trial.status = status
-    oracle.end_trial(trial)
-    return trial
-
-
-def run_all(oracle, tuner_id="tuner0") -> list:
-    trials = []
-    while (trial := run_one(oracle, tuner_id)) is not None:
-        trials.append(trial)
-    return trials
-
-
-def controller_state(oracle):
-    return json.loads(json.dumps(oracle.controller.get_state()))
-
-
-def learned_state(oracle):
-    """The controller state without the sampling RNG and counters."""
-    state = controller_state(oracle)
-    return {k: v for k, v in state.items() if k not in ("rng", "num_samples")}
-
 
 # ---- the search ----
 
@@ -83,6 +37,7 @@ def test_space_is_declared_up_front_and_never_grows(tmp_path):
         oracle.update_space(grown)
 
 
+@pytest.mark.slow
 def test_reward_goes_up_and_stops_at_max_trials(tmp_path):
     oracle = make_oracle(tmp_path, max_trials=120)
     trials = run_all(oracle)

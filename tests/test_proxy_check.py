@@ -249,6 +249,7 @@ def _config(tmp_path, **changes):
     return dataclasses.replace(base, **changes)
 
 
+@pytest.mark.slow
 def test_run_writes_report_plot_and_results(tmp_path, fake_training):
     config = _config(tmp_path)
     events = []
@@ -285,6 +286,7 @@ def _sample_names(count: int) -> list[str]:
     return [f"mnasnet-sample-{i}" for i in range(count)]
 
 
+@pytest.mark.slow
 def test_an_interrupted_check_resumes_without_retraining(tmp_path, fake_training):
     config = _config(tmp_path)
     first = proxy_check.run_proxy_check(config)
@@ -305,6 +307,7 @@ def test_an_interrupted_check_resumes_without_retraining(tmp_path, fake_training
     assert len(fake_training) == 8 and {e for _, e, _ in fake_training} == {1, 2}
 
 
+@pytest.mark.slow
 def test_a_proxy_that_ranks_badly_is_not_recommended(tmp_path, monkeypatch):
     def train(arch, *, epochs, repeats, config, data):
         base = int(proxy_check.arch_key(arch)[:6], 16) / 16**6
@@ -328,6 +331,7 @@ def test_a_proxy_that_ranks_badly_is_not_recommended(tmp_path, monkeypatch):
     assert (tmp_path / "check" / "proxy_check.png").stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_other_training_settings_refuse_to_resume(tmp_path, fake_training):
     config = _config(tmp_path)
     proxy_check.run_proxy_check(config)
@@ -360,6 +364,7 @@ def _binary(*flags: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "flags, message",
     [

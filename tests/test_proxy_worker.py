@@ -28,6 +28,7 @@ def worker():
     worker.close()
 
 
+@pytest.mark.slow
 def test_a_run_in_the_child_equals_a_run_in_this_process(worker):
     epochs = []
     outcome = worker.run(ARCHS[0], task=TASK, search_seed=7, on_epoch=epochs.append)
@@ -37,6 +38,7 @@ def test_a_run_in_the_child_equals_a_run_in_this_process(worker):
     assert epochs == [0]
 
 
+@pytest.mark.slow
 def test_the_child_is_replaced_after_recycle_every_runs_and_saves_the_last_model(worker, tmp_path):
     worker.close()
     worker.run(ARCHS[0], task=TASK, search_seed=1)
@@ -50,6 +52,7 @@ def test_the_child_is_replaced_after_recycle_every_runs_and_saves_the_last_model
     assert worker.children_started >= 2
 
 
+@pytest.mark.slow
 def test_errors_keep_their_type_and_a_dead_child_is_replaced():
     worker = ProxyWorker(DATA_CONFIG, recycle_every=10)
     worker.run(ARCHS[0], task=TASK, search_seed=1)
@@ -74,6 +77,7 @@ def test_errors_keep_their_type_and_a_dead_child_is_replaced():
         ProxyWorker(DATA_CONFIG, recycle_every=0)
 
 
+@pytest.mark.slow
 def test_a_bad_data_set_is_reported_from_the_child():
     worker = ProxyWorker({**DATA_CONFIG, "dataset": "no-such-dataset"})
     with pytest.raises(ProxyWorkerError, match="no-such-dataset"):

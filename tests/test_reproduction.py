@@ -414,6 +414,7 @@ def test_a_corrupt_results_file_is_named(repro, tmp_path):
         repro.build_report(str(tmp_path))
 
 
+@pytest.mark.slow
 def test_script_writes_the_report_from_the_real_results(tmp_path):
     output = tmp_path / "REPRODUCTION.md"
     done = subprocess.run(

@@ -79,6 +79,7 @@ def _rows(directory):
         return list(csv.DictReader(handle))
 
 
+@pytest.mark.slow
 def test_a_resampled_architecture_reuses_its_result_and_still_teaches(tmp_path, trained):
     oracle, _, meter = _search(tmp_path, 6)
     assert len(trained) == 2 and len(meter.submitted) == 2  # trained and measured once each
@@ -93,6 +94,7 @@ def test_a_resampled_architecture_reuses_its_result_and_still_teaches(tmp_path, 
     assert oracle.controller.num_updates == 6  # every trial, cached or not, was learned from
 
 
+@pytest.mark.slow
 def test_resume_keeps_the_cache_and_reuse_can_be_turned_off(tmp_path, trained):
     _search(tmp_path, 2)
     assert len(trained) == 2

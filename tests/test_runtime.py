@@ -112,6 +112,7 @@ def test_quantize_clips_to_the_dtype_range():
     assert runtime.dequantize(np.array([-128, 127], np.int8), detail).tolist() == [0.0, 255.0]
 
 
+@pytest.mark.slow
 def test_a_model_xnnpack_would_abort_on_runs_on_the_builtin_kernels():
     """tests/data/collapsed_se_int8.tflite is a real int8 export of a model whose SE ReLU died in
     training (scale ~1e-8): delegating it to XNNPACK aborts LiteRT 2.3 ('double free'). It must

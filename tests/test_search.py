@@ -54,6 +54,7 @@ def _rows(project: str) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+@pytest.mark.slow
 def test_search_writes_every_report_and_resumes(tmp_path):
     project = tmp_path / "demo"
     args = [f"--directory={tmp_path}", "--project_name=demo", "--seed=3"]
@@ -125,6 +126,7 @@ def test_search_writes_every_report_and_resumes(tmp_path):
     assert sessions == ["trial_0", "trial_1", "trial_2"]
 
 
+@pytest.mark.slow
 def test_a_trial_whose_loss_goes_nan_is_recorded_as_failed_and_the_search_ends(tmp_path):
     process = _search(
         [
@@ -150,6 +152,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_distributed_chief_and_two_workers_survive_a_dead_worker(tmp_path):
     """keras-tuner's distributed mode on loopback: a worker killed with its trial in hand does
     not stop the chief (the trial goes to another worker after --worker_timeout_s); two
@@ -223,6 +226,7 @@ def test_distributed_chief_and_two_workers_survive_a_dead_worker(tmp_path):
     assert export["note"] in chief_output
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("flag", "named"),
     [

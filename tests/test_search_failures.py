@@ -16,6 +16,7 @@ import subprocess
 import sys
 
 import pytest
+from oracle_helpers import make_oracle
 
 from search.controllers.reward import soft
 from search.multitrial.config import SearchConfig
@@ -28,15 +29,6 @@ NAN_MESSAGE = (
     "Traceback (most recent call last):\n  ...\n"
     "keras_tuner.src.errors.FailedTrialError: NaN loss during proxy training (epoch 1)\n"
 )
-
-
-def make_oracle(directory, **kwargs) -> MnasOracle:
-    kwargs = dict(max_trials=30, seed=1) | kwargs
-    oracle = MnasOracle(SPACE, reward=REWARD, **kwargs)
-    oracle.verbose = 0
-    # What BaseTuner.__init__ does; keras-tuner has no public setter for the project directory.
-    oracle._set_project_dir(str(directory), "search")
-    return oracle
 
 
 def run_one(oracle, status: str):

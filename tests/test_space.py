@@ -187,6 +187,7 @@ def test_v3_space_decisions():
 # ---- round trips ----
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", space_registry.list_spaces())
 def test_sample_to_arch_from_arch_round_trip(name):
     space = space_registry.get_space(name)
@@ -443,6 +444,7 @@ def test_v3_from_arch_errors():
         space.from_arch(decode(blocks, **conventions))
 
 
+@pytest.mark.slow
 def test_spaces_do_not_import_tensorflow():
     code = (
         "import sys\n"

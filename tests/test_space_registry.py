@@ -124,6 +124,7 @@ def _run(code: str) -> str:
     return done.stdout.strip()
 
 
+@pytest.mark.slow
 def test_import_direction_base_then_spaces_then_registry():
     """The base imports neither the concrete spaces nor the registry; they do not import it."""
     loaded = _run(
@@ -136,6 +137,7 @@ def test_import_direction_base_then_spaces_then_registry():
     assert loaded == ["['search.spaces.base']", "False"]
 
 
+@pytest.mark.slow
 def test_space_controller_reward_and_registry_import_no_tensorflow():
     leaked = _run(
         "import sys\n"

@@ -142,6 +142,7 @@ def _run_tool(*args: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_models_tool_prints_table():
     result = _run_tool("--models=mnasnet-a1,mobilenet-v2", "--width=1.0,1.4", "--image_size=224")
     assert result.returncode == 0, result.stderr
@@ -152,6 +153,7 @@ def test_models_tool_prints_table():
     assert lines[5].split()[:4] == ["mobilenet-v2", "1.4", "224x224", "6.109"]
 
 
+@pytest.mark.slow
 def test_models_tool_default_lists_the_zoo():
     result = _run_tool()
     assert result.returncode == 0, result.stderr
@@ -159,6 +161,7 @@ def test_models_tool_default_lists_the_zoo():
     assert names == zoo.list_models()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [

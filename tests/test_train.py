@@ -121,6 +121,7 @@ def _config(model_dir, epochs: int, **changes) -> train.TrainConfig:
     return train.TrainConfig(**{**fields, **changes})
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_at_the_next_epoch_with_the_learning_rate_where_it_was(tmp_path):
     straight = train.train(_config(tmp_path / "straight", epochs=3))
 
@@ -149,6 +150,7 @@ def test_killed_run_resumes_at_the_next_epoch_with_the_learning_rate_where_it_wa
     assert os.listdir(tmp_path / "killed" / "logs")  # TensorBoard
 
 
+@pytest.mark.slow
 def test_resume_refuses_a_model_dir_of_another_run(tmp_path):
     train.train(_config(tmp_path, epochs=1))
     with pytest.raises(ValueError, match="holds a run with other batch_size"):
@@ -158,6 +160,7 @@ def test_resume_refuses_a_model_dir_of_another_run(tmp_path):
 # ---- the proxy task ----
 
 
+@pytest.mark.slow
 def test_train_proxy_returns_held_out_accuracy():
     train_ds, _ = data.load("digits", split="train", image_size=32, batch_size=32)
     val_ds, _ = data.load("digits", split="validation", image_size=32, batch_size=64)
@@ -167,6 +170,7 @@ def test_train_proxy_returns_held_out_accuracy():
     assert len(result.history["loss"]) == 2
 
 
+@pytest.mark.slow
 def test_train_proxy_reports_nan_loss_instead_of_raising():
     images = np.full((64, 32, 32, 3), np.nan, np.float32)
     labels = np.zeros(64, np.int32)

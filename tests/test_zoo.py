@@ -113,6 +113,7 @@ def test_resolve_arch_rejects(value, fragments):
         assert fragment in str(error.value)
 
 
+@pytest.mark.slow
 def test_tf_free_modules_do_not_import_tensorflow():
     code = (
         "import sys; import mnasnet_tf.zoo, mnasnet_tf.stats, mnasnet_tf.specs, "
