@@ -37,6 +37,7 @@ from reproduction.methods import (  # noqa: E402
     section_limits,
     section_netadapt,
     section_oneshot,
+    section_readme_commands,
 )
 from reproduction.models import section_architectures  # noqa: E402
 from reproduction.proxy import PROXY_CHECKS, section_proxy_fidelity  # noqa: E402
@@ -91,6 +92,7 @@ def build_report(results_dir: str) -> str:
         section_netadapt(load_result(results_dir, "netadapt_vs_multiplier")),
         section_oneshot({name: load_result(results_dir, name) for name in ONESHOT_RUNS}),
         section_limits(),
+        section_readme_commands(),
     ]
     return "\n\n".join("\n".join(part) for part in parts) + "\n"
 
