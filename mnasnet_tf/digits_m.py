@@ -23,8 +23,9 @@ is drawn over files, so other variants of a validation image's source digit are 
 the folder's default: its usual flips would mirror the digits.
 
 Owns `DigitsMConfig` (the arguments, validated), `write_digits_m` and `render`; the
-`mnasnet-digits-m` binary is digits_m_main.py. Numpy, PIL and scikit-learn only: must not import
-TensorFlow, absl, search/ or tflite_bench/.
+`mnasnet-digits-m` binary is search/cli/mnasnet_digits_m.py. Numpy, PIL and scikit-learn, and of
+the project `tflite_bench.settings`/`checks` (the declared fields, TF-free): must not import
+TensorFlow, absl (settings imports it only to define flags), search/ or the rest of tflite_bench/.
 
 The set is staged in a sibling folder and renamed into place (a directory, so not through
 `tflite_bench.files.atomic_write`, which writes one file).
@@ -42,6 +43,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+
+from tflite_bench import checks, settings
 
 log = logging.getLogger(__name__)
 
@@ -61,41 +64,32 @@ near chance on ~4K images; at 0.5 the digits stand out more and the proxy learns
 _SPLIT_STREAMS = {"train": 0, "test": 1}
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
 @dataclasses.dataclass(frozen=True)
 class DigitsMConfig:
-    """How a digits-m set is made: the arguments of `write_digits_m`, by name. Validated on
-    construction; every error names the bad value.
-
-    Attributes:
-      output_dir: a new or empty directory (its parent is created).
-      variants: images made from each source digit.
-      image_size: side of the square RGB images, in [MIN_IMAGE_SIZE, MAX_IMAGE_SIZE].
-      seed: decides every random draw (non-negative).
+    """How a digits-m set is made: the arguments of `write_digits_m`, by name, one per
+    `mnasnet-digits-m` flag: the flags are generated from these fields (default, help, range;
+    tflite_bench/settings.py). Validated on construction; every error names the bad value.
+    `output_dir` may be given as an `os.PathLike` (kept as its str); its parent is created.
     """
 
-    output_dir: str | os.PathLike[str]
-    variants: int = 3
-    image_size: int = 32
-    seed: int = 0
+    output_dir: str = settings.setting(
+        nonempty=True, help="New or empty directory to write the set to."
+    )
+    variants: int = settings.setting(
+        3, minimum=1, help="Images made from each of the 1797 source digits."
+    )
+    image_size: int = settings.setting(
+        32, minimum=MIN_IMAGE_SIZE, maximum=MAX_IMAGE_SIZE, help="Side of the square RGB images."
+    )
+    seed: int = settings.setting(
+        0, minimum=0, help="Seed of every random draw (same seed, same images)."
+    )
 
     def __post_init__(self) -> None:
-        path = self.output_dir
-        if not isinstance(path, (str, os.PathLike)) or not str(path).strip():
-            raise ValueError(f"output_dir must be a non-empty path; got {path!r}")
-        if not _is_int(self.variants) or self.variants < 1:
-            raise ValueError(f"variants must be a positive integer; got {self.variants!r}")
-        size = self.image_size
-        if not _is_int(size) or not MIN_IMAGE_SIZE <= size <= MAX_IMAGE_SIZE:
-            raise ValueError(
-                f"image_size must be an integer in [{MIN_IMAGE_SIZE}, {MAX_IMAGE_SIZE}]; "
-                f"got {size!r}"
-            )
-        if not _is_int(self.seed) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative integer; got {self.seed!r}")
+        if isinstance(self.output_dir, os.PathLike):
+            object.__setattr__(self, "output_dir", os.fspath(self.output_dir))
+        settings.validate(self)
+        checks.require(bool(self.output_dir.strip()), "output_dir", "non-empty", self.output_dir)
 
 
 def _check_output(path: str) -> None:
@@ -195,7 +189,11 @@ def _write_split(root: str, split: str, digits, photos, *, variants, image_size,
 
 
 def write_digits_m(
-    output_dir: str, *, variants: int = 3, image_size: int = 32, seed: int = 0
+    output_dir: str | os.PathLike[str],
+    *,
+    variants: int = DigitsMConfig.variants,
+    image_size: int = DigitsMConfig.image_size,
+    seed: int = DigitsMConfig.seed,
 ) -> dict[str, Any]:
     """Writes the digits-m image folder to `output_dir` and returns what it wrote.
 

@@ -2,9 +2,8 @@
 
 Owns `Accuracy`, `evaluate_keras` / `evaluate_tflite` (on any pipeline from `data.load`),
 `load_model` (a .keras/.h5/.tflite file, with errors that name the path), `evaluate` (a model
-file on a split of a data set, which the `mnasnet-eval` binary in eval_main.py calls) and
-`parse_validation_size` (the text of a `--validation_size` flag), so a user sees what
-float16/int8 quantization costs next to the Keras model.
+file on a split of a data set, which the `mnasnet-eval` binary (search/cli/mnasnet_eval.py)
+calls), so a user sees what float16/int8 quantization costs next to the Keras model.
 
 Imports tflite_bench.runtime lazily, for .tflite files only, and `tflite_bench.files` (TF-free).
 Must not import search/ or absl.
@@ -181,17 +180,3 @@ def evaluate(
     if kind == "tflite":
         return evaluate_tflite(model, pipeline, max_examples=max_examples)
     return evaluate_keras(model, pipeline, max_examples=max_examples)
-
-
-def parse_validation_size(value: str | None) -> int | float | None:
-    """'5000' → 5000, '0.1' → 0.1, None → None (a flag value)."""
-    if value is None or value == "":
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        pass
-    try:
-        return float(value)
-    except ValueError:
-        raise ValueError(f"validation_size must be a count or a fraction; got {value!r}") from None

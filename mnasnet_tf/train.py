@@ -8,11 +8,11 @@ and at the end, export through export.py) and the files a run leaves in `model_d
 (run.json, the run's identity a resume must match; results.json).
 
 The search's short proxy training is proxy_train.py; the `mnasnet-train` binary (flags →
-`TrainConfig` → `train`) is train_main.py.
+`TrainConfig` → `train`) is search/cli/mnasnet_train.py.
 
-Imports tflite_bench only through export.py and eval.py, and `tflite_bench.files`/`checks` for
-atomic
-writes. Must not import search/ or absl flags.
+Imports tflite_bench only through export.py and eval.py, `tflite_bench.files` for atomic writes
+and `tflite_bench.settings` for the declared, validated fields. Must not import search/ or absl
+flags.
 """
 
 from __future__ import annotations
@@ -33,13 +33,13 @@ from mnasnet_tf import arch_string, data, zoo
 from mnasnet_tf import eval as eval_lib
 from mnasnet_tf import export as export_lib
 from mnasnet_tf import recipe as recipe_lib
-from tflite_bench import checks, files
+from tflite_bench import files, settings
 
 log = logging.getLogger(__name__)
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
-VERBOSITIES = (0, 1, 2, "auto")
-"""Keras verbosity: silent, progbar, one line per epoch, or Keras' choice."""
+VERBOSITIES = (0, 1, 2)
+"""Keras verbosity: silent, progbar, one line per epoch."""
 RUN_FILE = "run.json"
 """In model_dir: what the checkpoints were trained on; a resume must match it."""
 RESULTS_FILE = "results.json"
@@ -49,78 +49,72 @@ _RUN_IDENTITY = ("arch", "dataset", "image_size", "batch_size", "validation_size
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """One training run (what the `mnasnet-train` flags hold), validated on construction with
-    errors that name the bad value. The data fields are those of `data.load`, which checks them.
+    """One training run, one field per `mnasnet-train` flag but the recipe's: the flags are
+    generated from the declared fields (default, help, allowed values; tflite_bench/settings.py).
+    Validated on construction with errors that name the flag and the bad value. The data fields
+    are those of `data.load`, which checks them further.
 
-    Attributes:
-      model: a zoo name, arch string or arch JSON path (`zoo.resolve_arch`).
-      width: width multiplier.
-      image_size: None → `data.default_image_size(dataset)` (32 for digits, 224 for ImageNet).
-      batch_size: global batch (split across replicas).
-      epochs: total epochs, counting those of a resumed run.
-      steps_per_epoch: cap on steps per epoch (None: one pass over the training split).
-      model_dir: checkpoints, TensorBoard logs and results.json; None for none (no resume).
-      export_dir: where model.keras, model_float32.tflite and model_int8.tflite go; None: none.
-      export_eval_examples: held-out examples the exported files are evaluated on (0: none).
-      strategy: 'default', 'mirrored' or 'multi_worker' (tf.distribute).
-      recipe: the hyperparameters.
-      jit_compile: XLA (≈4.5× slower on CPU; off by default).
-      verbose: Keras progbar (1), one line per epoch (2), silent (0) or 'auto'.
+    Beyond the flags' help: `image_size` is at least 32 (the smallest input the models take);
+    `batch_size` is split across replicas; `epochs` counts those of a resumed run;
+    `steps_per_epoch` None is one pass over the training split; `export_eval_examples` 0
+    evaluates no export. `recipe` (the hyperparameters) is not a flag: the binary's recipe flags
+    override fields of `recipe.Recipe()`.
     """
 
-    model: str = "mnasnet-a1"
-    width: float = 1.0
-    dataset: str = "digits"
-    data_dir: str | None = None
-    download: bool = False
-    manual_dir: str | None = None
-    image_size: int | None = None
-    batch_size: int = 64
-    epochs: int = 15
-    steps_per_epoch: int | None = None
-    validation_size: int | float | None = None
-    seed: int = 0
-    model_dir: str | None = None
-    export_dir: str | None = None
-    export_eval_examples: int = 1000
-    strategy: str = "default"
+    model: str = settings.setting(
+        "mnasnet-a1", nonempty=True, help="Zoo name, arch string or arch JSON path."
+    )
+    width: float = settings.setting(1.0, above=0, help="Width multiplier.")
+    dataset: str = settings.setting(
+        "digits", nonempty=True, help="'digits', 'folder:<path>' or a tfds set (cifar10, ...)."
+    )
+    data_dir: str | None = settings.setting(
+        None, help="tfds data directory (default ~/tensorflow_datasets)."
+    )
+    download: bool = settings.setting(
+        False, help="Let tfds download and prepare a missing data set."
+    )
+    manual_dir: str | None = settings.setting(
+        None, help="Manually downloaded archives (imagenet2012)."
+    )
+    image_size: int | None = settings.setting(
+        None,
+        minimum=32,
+        help="Resolution (default: 32 for digits/CIFAR, else 224).",
+    )
+    batch_size: int = settings.setting(64, minimum=1, help="Global batch size.")
+    epochs: int = settings.setting(
+        15,
+        minimum=1,
+        help="Total epochs (ImageNet reference: 350).",
+    )
+    steps_per_epoch: int | None = settings.setting(None, minimum=1, help="Cap on steps per epoch.")
+    validation_size: int | float | None = settings.setting(
+        None,
+        parse=settings.count_or_fraction("validation_size"),
+        help="Held-out count or fraction (default ~10%, ≤50K).",
+    )
+    seed: int = settings.setting(0, help="Seed of the validation hold-out and shuffling.")
+    model_dir: str | None = settings.setting(
+        None, help="Checkpoints, TensorBoard logs, results.json; resumes."
+    )
+    export_dir: str | None = settings.setting(
+        None, help="Write model.keras and float32/int8 .tflite here."
+    )
+    export_eval_examples: int = settings.setting(
+        1000, minimum=0, help="Held-out images to evaluate exports on."
+    )
+    strategy: str = settings.setting("default", choices=STRATEGIES, help="tf.distribute strategy.")
     recipe: recipe_lib.Recipe = dataclasses.field(default_factory=recipe_lib.Recipe)
-    jit_compile: bool = False
-    verbose: int | str = 1
+    jit_compile: bool = settings.setting(False, help="XLA (≈4.5× slower on CPU).")
+    verbose: int = settings.setting(
+        1,
+        choices=VERBOSITIES,
+        help="Keras verbosity: 1 progbar, 2 a line per epoch, 0 none.",
+    )
 
     def __post_init__(self) -> None:
-        for name in ("model", "dataset"):
-            value = getattr(self, name)
-            if not isinstance(value, str) or not value.strip():
-                raise ValueError(f"{name} must be a non-empty string; got {value!r}")
-        if not checks.is_number(self.width) or not self.width > 0:
-            raise ValueError(f"width must be a positive number; got {self.width!r}")
-        if self.strategy not in STRATEGIES:
-            raise ValueError(f"strategy must be one of {STRATEGIES}; got {self.strategy!r}")
-        for name in ("batch_size", "epochs"):
-            value = getattr(self, name)
-            if not checks.is_int(value) or value < 1:
-                raise ValueError(f"{name} must be a positive integer; got {value!r}")
-        for name in ("image_size", "steps_per_epoch"):
-            value = getattr(self, name)
-            if value is not None and (not checks.is_int(value) or value < 1):
-                raise ValueError(f"{name} must be a positive integer or None; got {value!r}")
-        if self.image_size is not None and self.image_size < 32:
-            raise ValueError(
-                "image_size must be at least 32 (the smallest input the models take) or None; "
-                f"got {self.image_size}"
-            )
-        if not checks.is_int(self.export_eval_examples) or self.export_eval_examples < 0:
-            raise ValueError(
-                "export_eval_examples must be a non-negative integer; "
-                f"got {self.export_eval_examples!r}"
-            )
-        if not checks.is_int(self.seed):
-            raise ValueError(f"seed must be an integer; got {self.seed!r}")
-        if not (
-            self.verbose == "auto" or checks.is_int(self.verbose) and self.verbose in VERBOSITIES
-        ):
-            raise ValueError(f"verbose must be one of {VERBOSITIES}; got {self.verbose!r}")
+        settings.validate(self)
         if not isinstance(self.recipe, recipe_lib.Recipe):
             raise ValueError(f"recipe must be a recipe.Recipe; got {self.recipe!r}")
 

@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import multiprocessing.process
 import os
+import platform
 import subprocess
 import sys
 
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Importing TensorFlow asks platform.processor(), which runs `uname -p` once per process and
+# caches it: ask now, so a test that first imports TensorFlow is not taken for starting a process.
+platform.processor()
 
 
 class UnmarkedSlowWork(RuntimeError):

@@ -119,7 +119,7 @@ def _one_round_of_remeasuring(monkeypatch):
 
 
 def _config(tmp_path, **changes):
-    from search.adapt.netadapt import AdaptConfig
+    from search.adapt.config import AdaptConfig
 
     arch_path = str(tmp_path / "tiny.json")
     arch_string.save_json(TINY, arch_path)
@@ -173,8 +173,15 @@ def test_adapt_meets_the_target_writes_its_files_and_resumes(tmp_path, monkeypat
         "model_float32.tflite",
         "model_int8.tflite",
         "summary.json",
+        "trials.csv",  # the reports every search writes
+        "pareto.csv",
+        "pareto.png",
     ):
         assert os.path.getsize(os.path.join(config.output_dir, name)) > 0, name
+    assert {"best", "front", "references", "verdict", "trials"} <= set(summary)
+    assert summary["trials"] == len(rows)  # each kept model, then the adapted one
+    assert summary["references"][0]["latency_ms"] == result.original_latency_ms
+    assert "beats tiny (original)" in summary["verdict"][0]
     assert summary["adapted_widths"] == units.describe(result.arch)
     assert summary["adapted_widths"] != summary["original_widths"]
     adapted = zoo.resolve_arch(os.path.join(config.output_dir, "adapted_arch.json"))
@@ -193,13 +200,13 @@ def test_adapt_meets_the_target_writes_its_files_and_resumes(tmp_path, monkeypat
 @pytest.mark.parametrize(
     "changes, message",
     [
-        ({"latency_fraction": 1.0}, "latency_fraction must be in \\(0, 1\\); got 1.0"),
-        ({"latency_fraction": 0}, "latency_fraction must be in \\(0, 1\\); got 0"),
+        ({"latency_fraction": 1.0}, "--latency_fraction must be a number in \\(0, 1\\); got 1.0"),
+        ({"latency_fraction": 0}, "--latency_fraction must be a number in \\(0, 1\\); got 0"),
         ({"latency_fraction": None}, "exactly one of"),
         ({"latency_target_ms": 3.0}, "exactly one of"),
-        ({"backend": "phone"}, "backend must be one of .*got 'phone'"),
-        ({"initial_step": 1.5}, "initial_step must be in \\(0, 1\\); got 1.5"),
-        ({"short_term_steps": -1}, "short_term_steps must be an integer >= 0; got -1"),
+        ({"backend": "phone"}, "--backend must be one of .*got 'phone'"),
+        ({"initial_step": 1.5}, "--initial_step must be a number in \\(0, 1\\); got 1.5"),
+        ({"short_term_steps": -1}, "--short_term_steps must be an integer >= 0; got -1"),
     ],
 )
 def test_bad_settings_are_refused_naming_the_value(tmp_path, changes, message):
@@ -250,15 +257,26 @@ def test_a_corrupt_state_file_is_named(tmp_path):
     os.makedirs(config.output_dir)
     with open(os.path.join(config.output_dir, "state.json"), "w") as handle:
         handle.write("{half")
-    with pytest.raises(ValueError, match="state.json is not a NetAdapt state file"):
+    with pytest.raises(
+        ValueError, match="state.json is not a readable state file of a NetAdapt run"
+    ):
         netadapt.adapt(config)
 
 
-def test_the_binary_requires_a_model_and_summarises():
-    from types import SimpleNamespace
+def test_the_binary_requires_a_model_and_takes_its_defaults_from_the_config(tmp_path):
+    from absl import flags
 
+    from search.adapt.config import AdaptConfig
     from search.cli import mnasnet_adapt as adapt_main
 
-    values = SimpleNamespace(model=None)
+    values = flags.FlagValues()
+    adapt_main._define_flags(values)
+    values(["prog"])
     with pytest.raises(ValueError, match="--model is required"):
         adapt_main.config_from_flags(values)
+    values(["prog", "--model=mobilenet-v3-small", "--latency_fraction=0.5", "--adb_serial=X1"])
+    config = adapt_main.config_from_flags(values)
+    assert config == AdaptConfig(
+        model="mobilenet-v3-small", output_dir="runs/adapt", latency_fraction=0.5, adb_serial="X1"
+    )
+    assert config.adb_settings() == {"serial": "X1"}

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
@@ -152,8 +150,8 @@ def test_the_meter_takes_a_backend_object(tmp_path):
     [
         ({"space": "nope"}, "--space must be one of .*'nope'"),
         ({"max_trials": 0}, "--max_trials must be an integer >= 1; got 0"),
-        ({"w": 0.07}, "--w must be negative"),
-        ({"latency_target_ms": -1.0}, "--latency_target_ms must be positive; got -1.0"),
+        ({"w": 0.07}, "--w must be a number < 0; got 0.07"),
+        ({"latency_target_ms": -1.0}, "--latency_target_ms must be a number > 0; got -1.0"),
         ({"backend": "predictor"}, "--predictor_table"),
         ({"backend": "adb"}, "--benchmark_model"),
         ({"references": ("mobilenet-v2", "mnasnet-z9")}, "mnasnet-z9"),
@@ -165,25 +163,3 @@ def test_the_meter_takes_a_backend_object(tmp_path):
 def test_search_config_names_a_bad_value(kwargs, message):
     with pytest.raises(ValueError, match=message):
         SearchConfig(**kwargs)
-
-
-@pytest.mark.slow
-def test_search_config_has_one_flag_per_field():
-    """Every field is a flag of mnasnet-search with the same default (checked in a fresh
-    interpreter: the binaries' flags share names and cannot be defined in one process)."""
-    code = (
-        "import dataclasses\n"
-        "from absl import flags\n"
-        "import search.cli.mnasnet_search\n"
-        "from search.multitrial.config import SearchConfig\n"
-        "names = [f.name for f in dataclasses.fields(SearchConfig)]\n"
-        "missing = [n for n in names if n not in flags.FLAGS]\n"
-        "assert not missing, missing\n"
-        "class Defaults:\n"
-        "    def __getattr__(self, name):\n"
-        "        return flags.FLAGS[name].default\n"
-        "assert SearchConfig.from_flags(Defaults()) == SearchConfig()\n"
-        "print('ok')\n"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.stdout.strip() == "ok", result.stderr[-2000:]

@@ -106,12 +106,12 @@ def test_render_blends_the_digit_into_the_patch():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"variants": 0}, "variants must be a positive integer; got 0"),
-        ({"variants": True}, "variants must be a positive integer; got True"),
-        ({"variants": 1.5}, "variants must be a positive integer; got 1.5"),
-        ({"image_size": 8}, r"image_size must be an integer in \[16, 256\]; got 8"),
+        ({"variants": 0}, "--variants must be an integer >= 1; got 0"),
+        ({"variants": True}, "--variants must be an integer >= 1; got True"),
+        ({"variants": 1.5}, "--variants must be an integer >= 1; got 1.5"),
+        ({"image_size": 8}, r"--image_size must be an integer in \[16, 256\]; got 8"),
         ({"image_size": 512}, "got 512"),
-        ({"seed": -1}, "seed must be a non-negative integer; got -1"),
+        ({"seed": -1}, "--seed must be an integer >= 0; got -1"),
     ],
 )
 def test_bad_arguments_are_named(tmp_path, kwargs, message):
@@ -121,7 +121,7 @@ def test_bad_arguments_are_named(tmp_path, kwargs, message):
 
 
 def test_bad_output_dirs_are_named(tmp_path):
-    with pytest.raises(ValueError, match="output_dir must be a non-empty path; got ''"):
+    with pytest.raises(ValueError, match="--output_dir must be non-empty; got ''"):
         digits_m.write_digits_m("")
     full = tmp_path / "full"
     full.mkdir()
@@ -172,7 +172,7 @@ def test_binary_prints_what_it_wrote_and_rejects_bad_flags(tmp_path):
     assert f"--dataset=folder:{out}" in done.stdout
     done = subprocess.run([*command, "--variants=0"], capture_output=True, text=True)
     assert done.returncode != 0
-    assert "variants must be a positive integer; got 0" in done.stderr
+    assert "--variants must be an integer >= 1; got 0" in done.stderr
     done = subprocess.run(command, capture_output=True, text=True)
     assert done.returncode != 0 and f"output_dir '{out}' exists and is not empty" in done.stderr
 

@@ -199,8 +199,9 @@ def test_the_checker_sees_lazy_and_upward_imports(tmp_path, monkeypatch):
         "search.spaces.base, search.spaces.registry, search.controllers.controller, "
         "search.controllers.reward, search.multitrial.config",
         "mnasnet_tf.specs, mnasnet_tf.arch_string, mnasnet_tf.zoo, search.latency.table",
-        "search.adapt.units",
+        "search.adapt.units, search.adapt.config, search.cli.mnasnet_adapt",
         "search.oneshot.skeleton, search.oneshot.config, search.cli.mnasnet_oneshot",
+        "tflite_bench.settings, search.results.run_folder, search.cli.mnasnet_search",
     ],
 )
 def test_pure_modules_import_no_tensorflow(modules):

@@ -98,11 +98,13 @@ def test_gate_indices_point_at_the_chosen_values():
 def test_config_errors_name_the_value():
     with pytest.raises(ValueError, match="algorithm must be one of .*'evolution'"):
         OneShotConfig(output_dir="x", algorithm="evolution")
-    with pytest.raises(ValueError, match="temperature must be > 0; got 0"):
+    with pytest.raises(ValueError, match="--temperature must be a number > 0; got 0.0"):
         OneShotConfig(output_dir="x", temperature=0.0)
-    with pytest.raises(ValueError, match="temperature must be > 0; got -1"):
+    with pytest.raises(ValueError, match="--temperature must be a number > 0; got -1"):
         OneShotConfig(output_dir="x", temperature=-1.0)
-    with pytest.raises(ValueError, match="epochs must be a positive integer; got 0"):
+    with pytest.raises(ValueError, match="--validation_size must be a count >= 1 or a fraction"):
+        OneShotConfig(output_dir="x", validation_size=1.5)
+    with pytest.raises(ValueError, match="--epochs must be an integer >= 1; got 0"):
         OneShotConfig(output_dir="x", epochs=0)
     with pytest.raises(ValueError, match="reward must be one of"):
         OneShotConfig(output_dir="x", reward="median")
@@ -114,22 +116,15 @@ def test_binary_refuses_an_unknown_algorithm():
     from search.cli import mnasnet_oneshot as oneshot_main
 
     values = flags.FlagValues()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(flags, "FLAGS", values)
-        patch.setattr(flags, "DEFINE_string", _bound(flags.DEFINE_string, values))
-        patch.setattr(flags, "DEFINE_integer", _bound(flags.DEFINE_integer, values))
-        patch.setattr(flags, "DEFINE_float", _bound(flags.DEFINE_float, values))
-        oneshot_main._define_flags()
-    values(["prog", "--algorithm=darts"])
-    with pytest.raises(ValueError, match="'darts'"):
+    oneshot_main._define_flags(values)
+    with pytest.raises(flags.IllegalFlagValueError, match="darts"):
+        values(["prog", "--algorithm=darts"])
+    values(["prog", "--validation_size=0.3", "--epochs=7"])
+    config = oneshot_main.config_from_flags(values)
+    assert config == OneShotConfig(output_dir="runs/oneshot", validation_size=0.3, epochs=7)
+    values(["prog", "--validation_size=many"])
+    with pytest.raises(ValueError, match="--validation_size must be a count or a fraction"):
         oneshot_main.config_from_flags(values)
-
-
-def _bound(define, values):
-    def wrapper(*args, **kwargs):
-        return define(*args, flag_values=values, **kwargs)
-
-    return wrapper
 
 
 # ---- the supernet (TensorFlow) ----

@@ -47,8 +47,11 @@ def _run(capsys, **values) -> tuple[int, str, str]:
         ({"model": ["nowhere/model.keras"]}, "nowhere/model.keras"),
         ({"model": ["r1_k4_s11_o16"]}, "k4"),
         ({"model": []}, "--model is required"),
-        ({"model": ["mnasnet-a1"], "image_size": 8}, "--image_size must be >= 32; got 8"),
-        ({"model": ["mnasnet-a1"], "runs": 0}, "--runs must be >= 1; got 0"),
+        (
+            {"model": ["mnasnet-a1"], "image_size": 8},
+            "--image_size must be an integer >= 32; got 8",
+        ),
+        ({"model": ["mnasnet-a1"], "runs": 0}, "--runs must be an integer >= 1; got 0"),
         ({"model": ["mnasnet-a1"], "backend": "predictor"}, "need --table"),
         ({"model": ["mnasnet-a1"], "backend": "adb"}, "--benchmark_model"),
         ({"model": ["mnasnet-a1"], "clock": "thread_cpu", "threads": 2}, "--threads=2"),

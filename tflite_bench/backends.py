@@ -46,8 +46,7 @@ class LatencyBackend(Protocol):
 
 
 def _check_int(name: str, value: object, minimum: int) -> None:
-    if not checks.is_int(value) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
+    checks.require_int(name, value, minimum=minimum, prefix="")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,8 +67,7 @@ class LocalBackend:
         _check_int("threads", self.threads, 1)
         _check_int("warmup", self.warmup, 0)
         _check_int("runs", self.runs, 1)
-        if self.clock not in CLOCKS:
-            raise ValueError(f"clock must be one of {CLOCKS}; got {self.clock!r}")
+        checks.require_one_of("clock", self.clock, CLOCKS, prefix="")
         if self.clock == "thread_cpu" and self.threads != 1:
             raise ValueError(f"clock 'thread_cpu' needs threads=1; got threads={self.threads}")
         for name in ("rounds", "runs_per_round"):

@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-import json
 import logging
 import os
 from typing import Any
@@ -25,12 +24,14 @@ from mnasnet_tf import arch_string, builder, specs
 from mnasnet_tf import eval as eval_lib
 from mnasnet_tf import export as export_lib
 from search.adapt import training, units
+from search.controllers import reward as reward_lib
 from search.latency.meter import LatencyMeter
-from search.results import figures, report
+from search.results import figures, report, run_folder
 from tflite_bench import files
 
 log = logging.getLogger("mnasnet_tf.adapt")
 STATE_FILE = "state.json"
+COMMON_REPORTS = ("trials.csv", "pareto.csv", "pareto.png")
 TRAJECTORY_COLUMNS = (
     "iteration",
     "unit",
@@ -87,22 +88,23 @@ class Run:
         self.output_dir = output_dir
         self.path = os.path.join(output_dir, STATE_FILE)
         self.identity = _identity(config)
+        self.state_file = run_folder.StateFile(
+            output_dir,
+            STATE_FILE,
+            what="a NetAdapt run",
+            remedy="use another --output_dir",
+            settings_key="identity",
+        )
         self.state: dict[str, Any] | None = None
-        if os.path.exists(self.path):
+        state = self.state_file.read(self.identity)
+        if state is not None:
             try:
-                with open(self.path, encoding="utf-8") as handle:
-                    state = json.load(handle)
                 state["trajectory"][-1]["arch"]
-            except (OSError, ValueError, KeyError, IndexError, TypeError) as error:
-                raise ValueError(
-                    f"{self.path} is not a NetAdapt state file ({error}); delete the folder's "
-                    "state.json to start over, or use another --output_dir"
+            except (KeyError, IndexError, TypeError) as error:
+                raise run_folder.RunFolderError(
+                    f"{self.path} is not a NetAdapt state file (no trajectory: {error!r}); "
+                    "delete the folder's state.json to start over, or use another --output_dir"
                 ) from None
-            if state.get("identity") != self.identity:
-                raise ValueError(
-                    f"{output_dir} holds a NetAdapt run of {state.get('identity')}, not "
-                    f"{self.identity}; use another --output_dir"
-                )
             self.state = state
             log.info(
                 "resuming the NetAdapt run in %s after iteration %d",
@@ -119,7 +121,7 @@ class Run:
 
     def save(self) -> None:
         """Writes state.json atomically, then trajectory.csv/png."""
-        report.write_json(self.state, self.path)
+        self.state_file.write(self.state, self.identity)
         write_trajectory(self.state, self.output_dir)
 
     def start(
@@ -262,7 +264,7 @@ def finish(
             runs=config.runs,
             cache_path=meter.cache_path,
             quantization="int8",
-            adb_options=config.adb_options,
+            adb_options=config.adb_settings(),
         )
         representative = export_lib.representative_images(
             config.dataset, image_size=splits.image_size, data_dir=config.data_dir
@@ -317,9 +319,10 @@ def finish(
         "latency_backend": config.backend,
         "device": meter.provenance().get("latency_device"),
     }
+    summary.update(write_common_reports(state, arch, config.output_dir))
     report.write_json(summary, os.path.join(config.output_dir, "summary.json"))
     files = {name: os.path.join(config.output_dir, name) for name in final["files"]}
-    for name in ("trajectory.csv", "trajectory.png", "summary.json", STATE_FILE):
+    for name in COMMON_REPORTS + ("trajectory.csv", "trajectory.png", "summary.json", STATE_FILE):
         files[name] = os.path.join(config.output_dir, name)
     return AdaptResult(
         arch=arch,
@@ -333,3 +336,51 @@ def finish(
         files=files,
         summary=summary,
     )
+
+
+def write_common_reports(state: dict[str, Any], arch: specs.ArchSpec, output_dir: str) -> dict:
+    """The reports every search writes, for a finished run: trials.csv (each kept model, then
+    the adapted one after its long fine-tune, with MnasNet's soft reward at the target),
+    pareto.csv/png against the original model as the reference; returns the summary sections
+    they share (`search.results.report.summary`: best, front, references, verdict, counts)."""
+    check, final, rows = state["check"], state["final"], state["trajectory"]
+    score = reward_lib.soft(target_ms=check["target_ms"])
+    records = [
+        {
+            "trial": str(row["iteration"]),
+            "status": "COMPLETED",
+            "arch": arch_string.encode(arch_string.from_json_dict(row["arch"])),
+            "accuracy": row["accuracy"],
+            "latency_ms": row["latency_ms"],
+        }
+        for row in rows[1:]
+    ]
+    records.append(
+        {
+            "trial": "adapted",
+            "status": "COMPLETED",
+            "arch": arch_string.encode(arch),
+            "accuracy": final["validation_accuracy"],
+            "latency_ms": check["latency_ms"],
+        }
+    )
+    for record in records:
+        record["reward"] = score(record["accuracy"], record["latency_ms"]).value
+    original_arch = arch_string.from_json_dict(state["original_arch"])
+    original = report.ReferencePoint(
+        name=f"{original_arch.name or 'the model'} (original)",
+        latency_ms=check["original_ms"],
+        accuracy=rows[0]["accuracy"],
+        arch=arch_string.encode(original_arch),
+    )
+    report.write_trials_csv(records, os.path.join(output_dir, "trials.csv"))
+    report.write_pareto(
+        records,
+        os.path.join(output_dir, "pareto.csv"),
+        os.path.join(output_dir, "pareto.png"),
+        references=[original],
+        latency_target_ms=check["target_ms"],
+        title=f"NetAdapt: {original_arch.name or state['identity']['model']}",
+        accuracy_label="held-out accuracy (validation split, after fine-tuning)",
+    )
+    return report.summary(records, references=[original], latency_target_ms=check["target_ms"])

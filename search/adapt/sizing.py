@@ -21,12 +21,12 @@ import statistics
 from typing import Any
 
 from mnasnet_tf import specs
+from search.adapt.config import ESTIMATORS
 from search.latency.build import build_table
 from search.latency.meter import LatencyMeter
 from search.latency.table import LatencyTable
 from tflite_bench.backends import LocalBackend
 
-ESTIMATORS = ("table", "local", "adb")
 PAIR_ROUNDS = 3
 TABLE_FILE = "latency_table.json"
 CACHE_FILE = "latency_cache.json"

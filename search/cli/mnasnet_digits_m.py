@@ -2,9 +2,10 @@
 
     mnasnet-digits-m --output_dir=data/digits_m     # then --dataset=folder:data/digits_m
 
-Owns the flags and the summary it prints (what was written where). A bad value, or an
-`--output_dir` that exists and is not empty, is a usage error (status 1). The work is in
-digits_m.py. Only `_main` reads the global FLAGS. Must not import TensorFlow.
+Owns the flags (generated from `DigitsMConfig`'s fields) and the summary it prints (what was
+written where). A bad value, or an `--output_dir` that exists and is not empty, is a usage error
+(status 1). The work is in digits_m.py. Only `_main` reads the global FLAGS. Must not import
+TensorFlow.
 """
 
 from __future__ import annotations
@@ -15,31 +16,22 @@ from collections.abc import Sequence
 from typing import Any
 
 from mnasnet_tf import digits_m
+from tflite_bench import settings
 
 
-def _define_flags() -> None:
+def _define_flags(flag_values: Any = None) -> None:
+    """One flag per field of `DigitsMConfig` in `flag_values` (None: absl's global FLAGS);
+    --output_dir is required."""
     from absl import flags
 
-    default = {field.name: field.default for field in dataclasses.fields(digits_m.DigitsMConfig)}
-    flags.DEFINE_string("output_dir", None, "New or empty directory to write the set to.")
-    flags.DEFINE_integer(
-        "variants", default["variants"], "Images made from each of the 1797 source digits."
-    )
-    flags.DEFINE_integer("image_size", default["image_size"], "Side of the square RGB images.")
-    flags.DEFINE_integer(
-        "seed", default["seed"], "Seed of every random draw (same seed, same images)."
-    )
-    flags.mark_flag_as_required("output_dir")
+    values = flags.FLAGS if flag_values is None else flag_values
+    settings.define_flags(digits_m.DigitsMConfig, values)
+    flags.mark_flag_as_required("output_dir", flag_values=values)
 
 
 def config_from_flags(values: Any) -> digits_m.DigitsMConfig:
     """The DigitsMConfig the parsed flag values describe (ValueError naming a bad one)."""
-    return digits_m.DigitsMConfig(
-        output_dir=values.output_dir,
-        variants=values.variants,
-        image_size=values.image_size,
-        seed=values.seed,
-    )
+    return settings.from_flags(digits_m.DigitsMConfig, values)
 
 
 def format_summary(result: dict[str, Any]) -> str:

@@ -3,10 +3,10 @@
     mnasnet-models --models=mnasnet-a1,mobilenet-v2 --width=1.0,1.4 --image_size=224
 
 Prints the analytic parameters and multiply-adds of zoo models (or any architecture
-`zoo.resolve_arch` accepts) at the given widths and image size. Owns the flags and
-`ModelsConfig` (what they hold, validated on construction with errors that name the bad value);
-a bad value is a usage error (status 1). The counting is in stats.py. Only `_main` reads the
-global FLAGS. Must not import TensorFlow or Keras (nor does anything it imports).
+`zoo.resolve_arch` accepts) at the given widths and image size. Owns `ModelsConfig` (what the
+flags hold: they are generated from its fields; validated on construction with errors that name
+the bad value); a bad value is a usage error (status 1). The counting is in stats.py. Only
+`_main` reads the global FLAGS. Must not import TensorFlow or Keras (nor does anything it imports).
 """
 
 from __future__ import annotations
@@ -16,72 +16,66 @@ from collections.abc import Sequence
 from typing import Any
 
 from mnasnet_tf import stats
-from tflite_bench import binary, checks
+from tflite_bench import binary, checks, settings
 
 
 @dataclasses.dataclass(frozen=True)
 class ModelsConfig:
-    """What to count.
+    """What to count, one field per flag but `widths` (whose flag is EXTRA_FLAGS' --width): the
+    flags are generated from the declared fields (default, help; tflite_bench/settings.py).
 
     Attributes:
-      models: zoo names, arch strings or arch JSON paths (empty: every zoo model).
-      widths: width multipliers, each model is counted at each.
-      image_size: square input resolution.
+      widths: width multipliers (positive), each model is counted at each.
     """
 
-    models: tuple[str, ...] = ()
+    models: tuple[str, ...] = settings.setting(
+        (), help="Zoo names, arch strings or arch JSON paths (default: every zoo model)."
+    )
     widths: tuple[float, ...] = (1.0,)
-    image_size: int = 224
+    image_size: int = settings.setting(224, minimum=1, help="Square input resolution.")
 
     def __post_init__(self) -> None:
-        if not isinstance(self.models, tuple) or not all(
-            isinstance(name, str) and name.strip() for name in self.models
-        ):
-            raise ValueError(f"models must be a tuple of non-empty strings; got {self.models!r}")
-        if (
-            not isinstance(self.widths, tuple)
-            or not self.widths
-            or not all(checks.is_number(width) and width > 0 for width in self.widths)
-        ):
-            raise ValueError(
-                f"widths must be a non-empty tuple of positive numbers; got {self.widths!r}"
-            )
-        size = self.image_size
-        if not checks.is_positive_int(size):
-            raise ValueError(f"image_size must be a positive integer; got {size!r}")
+        settings.validate(self)
+        names = all(name.strip() for name in self.models)
+        checks.require(names, "models", "a list of non-empty names", list(self.models))
+        widths = isinstance(self.widths, tuple) and bool(self.widths)
+        widths = widths and all(checks.is_finite_number(w) and w > 0 for w in self.widths)
+        checks.require(widths, "width", "a non-empty list of positive numbers", self.widths)
 
 
-def _define_flags() -> None:
+EXTRA_FLAGS = ("width",)
+"""--width is hand-written (its default from ModelsConfig): one comma-separated string of
+numbers for the field `widths` (settings' list flags hold strings, under the field's name)."""
+
+
+def _define_flags(flag_values: Any = None) -> None:
+    """The flags of ModelsConfig's fields and --width in `flag_values` (None: absl's global
+    FLAGS)."""
     from absl import flags
 
-    flags.DEFINE_integer("image_size", 224, "Square input resolution.", lower_bound=1)
-    flags.DEFINE_string("width", "1.0", "Width multiplier(s), comma-separated, e.g. '1.0,1.4'.")
-    flags.DEFINE_list(
-        "models",
-        [],
-        "Zoo names, arch strings or arch JSON paths (default: every zoo model).",
+    values = flags.FLAGS if flag_values is None else flag_values
+    settings.define_flags(ModelsConfig, values)
+    default = ",".join(str(width) for width in ModelsConfig().widths)
+    flags.DEFINE_string(
+        "width",
+        default,
+        "Width multiplier(s), comma-separated, e.g. '1.0,1.4'.",
+        flag_values=values,
     )
 
 
 def _parse_widths(text: str) -> tuple[float, ...]:
     try:
-        widths = tuple(float(part) for part in text.split(",") if part.strip())
+        return tuple(float(part) for part in text.split(",") if part.strip())
     except ValueError:
         raise ValueError(
             f"--width must be a comma-separated list of numbers; got {text!r}"
         ) from None
-    if not widths or any(width <= 0 for width in widths):
-        raise ValueError(f"--width must list positive numbers; got {text!r}")
-    return widths
 
 
 def config_from_flags(values: Any) -> ModelsConfig:
     """The ModelsConfig the parsed flag values describe (ValueError naming a bad one)."""
-    return ModelsConfig(
-        models=tuple(values.models),
-        widths=_parse_widths(values.width),
-        image_size=values.image_size,
-    )
+    return settings.from_flags(ModelsConfig, values, widths=_parse_widths(values.width))
 
 
 def _main(argv: Sequence[str]) -> None:

@@ -9,8 +9,9 @@ runs), then writes proxy_check.json, proxy_check.png and runs.json to `--output_
 the table per budget and the recommended one. Re-running with the same settings resumes: only
 missing runs are trained. Bad flags fail with a usage error before anything is written.
 
-Owns the flags, their translation into `search.proxy.check.ProxyCheckConfig` and the summary
-text; the work is in search/proxy/check.py. Must not import the tuner, oracle or search binary.
+Owns the binary: its flags are generated from `search.proxy.check.ProxyCheckConfig`'s fields
+(but EXTRA_FLAGS), and the summary text; the work is in search/proxy/check.py. Must not import
+the tuner, oracle or search binary.
 """
 
 from __future__ import annotations
@@ -21,42 +22,34 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from search.proxy import check as proxy_check
-from search.spaces import registry as space_registry
+from tflite_bench import settings
+
+EXTRA_FLAGS = ("budgets", "seed")
+"""Flags that are not a field of ProxyCheckConfig by the same name, kept hand-written with their
+defaults from it: --budgets is a list of whole numbers (settings' list flags hold strings) and
+--seed sets `search_seed` (the name stored in runs.json and proxy_check.json)."""
 
 
-def _define_flags() -> None:
+def _define_flags(flag_values: Any = None) -> None:
+    """The flags of ProxyCheckConfig's fields, and EXTRA_FLAGS, in `flag_values` (None: absl's
+    global FLAGS)."""
     from absl import flags
 
+    values = flags.FLAGS if flag_values is None else flag_values
+    settings.define_flags(proxy_check.ProxyCheckConfig, values)
     default = proxy_check.ProxyCheckConfig()
-    f = flags
-    f.DEFINE_string(  # checked by ProxyCheckConfig: a bad name is a usage error naming it
-        "space",
-        default.space,
-        f"Search space the architectures are sampled from: {space_registry.list_spaces()}.",
-    )
-    f.DEFINE_string("dataset", default.dataset, "'digits', 'folder:<path>' or a tfds set.")
-    f.DEFINE_string("data_dir", None, "tfds data directory (default ~/tensorflow_datasets).")
-    f.DEFINE_integer("num_archs", default.num_archs, "Architectures sampled from the space.")
-    f.DEFINE_list("references", list(default.references), "Zoo models trained beside them.")
-    f.DEFINE_list(
+    flags.DEFINE_list(
         "budgets",
         [str(b) for b in default.budgets],
         "Candidate proxy budgets in epochs, each < --long_epochs.",
+        flag_values=values,
     )
-    f.DEFINE_integer("long_epochs", default.long_epochs, "The long budget they are ranked by.")
-    f.DEFINE_integer("seeds", default.seeds, "Seeded runs per architecture and budget.")
-    f.DEFINE_integer("long_seeds", default.long_seeds, "Seeded runs at the long budget.")
-    f.DEFINE_integer("steps_per_epoch", None, "Cap on steps per epoch of every run.")
-    f.DEFINE_integer("image_size", default.image_size, "Proxy resolution.")
-    f.DEFINE_integer("batch_size", default.batch_size, "Proxy batch size.")
-    f.DEFINE_float(
-        "learning_rate",
-        default.learning_rate,
-        "Proxy learning rate per 256 images (default: the proxy recipe's, as mnasnet-search).",
+    flags.DEFINE_integer(
+        "seed",
+        default.search_seed,
+        "Search seed: the sampling and every run.",
+        flag_values=values,
     )
-    f.DEFINE_integer("seed", default.search_seed, "Search seed: the sampling and every run.")
-    f.DEFINE_string("output_dir", default.output_dir, "Where the results and report go.")
-    f.DEFINE_float("threshold", default.threshold, "Spearman a budget must reach.")
 
 
 def _parse_budgets(values: Sequence[str]) -> tuple[int, ...]:
@@ -73,23 +66,11 @@ def _parse_budgets(values: Sequence[str]) -> tuple[int, ...]:
 
 def config_from_flags(values: Any) -> proxy_check.ProxyCheckConfig:
     """The ProxyCheckConfig the parsed flag values describe (ValueError naming a bad one)."""
-    return proxy_check.ProxyCheckConfig(
-        space=values.space,
-        dataset=values.dataset,
-        data_dir=values.data_dir,
-        num_archs=values.num_archs,
-        references=tuple(name.strip() for name in values.references),
+    return settings.from_flags(
+        proxy_check.ProxyCheckConfig,
+        values,
         budgets=_parse_budgets(values.budgets),
-        long_epochs=values.long_epochs,
-        seeds=values.seeds,
-        long_seeds=values.long_seeds,
-        steps_per_epoch=values.steps_per_epoch,
-        image_size=values.image_size,
-        batch_size=values.batch_size,
-        learning_rate=values.learning_rate,
         search_seed=values.seed,
-        output_dir=values.output_dir,
-        threshold=values.threshold,
     )
 
 

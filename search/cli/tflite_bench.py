@@ -27,59 +27,13 @@ from typing import Any
 
 from absl import app, flags, logging
 
-from tflite_bench import backends, binary, files
+from tflite_bench import backends, binary, convert, files, settings
+from tflite_bench.benchmark import CLOCKS
 
 FLAGS = flags.FLAGS
-flags.DEFINE_list(
-    "model", [], "Comma list of zoo names, arch strings, arch JSON, .keras or .tflite files."
-)
-flags.DEFINE_bool("compare", False, "Measure the --model list interleaved in one process.")
-flags.DEFINE_integer("image_size", 224, "Input resolution (square) of models built here.")
-flags.DEFINE_float("width", 1.0, "Width multiplier for zoo names and arch strings.")
-flags.DEFINE_integer("classes", 1000, "Classifier outputs of models built here.")
-flags.DEFINE_enum(
-    "quantization", "float32", ["float32", "float16", "dynamic", "int8"], "TFLite quantization."
-)
-flags.DEFINE_enum("backend", "local", ["local", "adb", "predictor"], "Where latency comes from.")
-flags.DEFINE_integer("threads", 1, "Inference threads.")
-flags.DEFINE_integer("runs", 50, "Timed runs (per model; with --compare, in total).")
-flags.DEFINE_integer("warmup", 10, "Untimed warm-up runs.")
-flags.DEFINE_enum(
-    "clock", "wall", ["wall", "thread_cpu"], "Local clock; thread_cpu resists a busy machine."
-)
-flags.DEFINE_string("adb", None, "Path to adb (default: adb on PATH).")
-flags.DEFINE_string("adb_serial", None, "Device serial when several are attached.")
-flags.DEFINE_string("benchmark_model", None, "benchmark_model binary built for the device.")
-flags.DEFINE_string("taskset_mask", None, "CPU mask for taskset on the device, e.g. f0.")
-flags.DEFINE_bool("use_xnnpack", True, "benchmark_model --use_xnnpack.")
-flags.DEFINE_string("table", None, "Latency table JSON (predictor backend, build, calibrate).")
-flags.DEFINE_bool(
-    "build_table",
-    False,
-    "Add to --table every part of the --space (every architecture it holds at --image_size and "
-    "--classes), or of the --model archs. Resumable: run it again after an interruption.",
-)
-flags.DEFINE_string(
-    "space", None, "Search space whose every part --build_table measures (e.g. mnasnet)."
-)
-flags.DEFINE_integer(
-    "workers", None, "Conversion processes for --build_table (default: one per core)."
-)
-flags.DEFINE_bool(
-    "calibrate",
-    False,
-    "Calibrate --table on the --model archs (>= 2), else on --calibration_archs random archs "
-    "of --space, measured end to end.",
-)
-flags.DEFINE_integer("calibration_archs", 30, "Random --space archs --calibrate measures.")
-flags.DEFINE_integer("seed", 0, "Seed of the random --space archs of --calibrate.")
-flags.DEFINE_bool(
-    "allow_other_device",
-    False,
-    "Use a --table measured on another device or runtime than the backend's (not advised).",
-)
-flags.DEFINE_string("output_dir", None, "Keep the converted .tflite files here.")
-flags.DEFINE_string("json", None, "Also write the results to this JSON file.")
+
+BACKENDS = (*backends.DEVICE_BACKENDS, "predictor")
+"""Where latency comes from: a device backend, or a latency table ('predictor')."""
 
 
 class UsageError(ValueError):
@@ -88,37 +42,87 @@ class UsageError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class BenchConfig:
-    """Everything a `tflite-bench` run needs (one field per flag), validated on construction:
-    a bad value raises UsageError naming the flag and the value."""
+    """Everything a `tflite-bench` run needs, one field per flag: the flags are generated from
+    these fields (default, help, allowed values; tflite_bench/settings.py). Validated on
+    construction: a bad value raises UsageError naming the flag and the value."""
 
-    model: tuple[str, ...]
-    compare: bool = False
-    image_size: int = 224
-    width: float = 1.0
-    classes: int = 1000
-    quantization: str = "float32"
-    backend: str = "local"
-    threads: int = 1
-    runs: int = 50
-    warmup: int = 10
-    clock: str = "wall"
-    adb: str | None = None
-    adb_serial: str | None = None
-    benchmark_model: str | None = None
-    taskset_mask: str | None = None
-    use_xnnpack: bool = True
-    table: str | None = None
-    build_table: bool = False
-    space: str | None = None
-    workers: int | None = None
-    calibrate: bool = False
-    calibration_archs: int = 30
-    seed: int = 0
-    allow_other_device: bool = False
-    output_dir: str | None = None
-    json: str | None = None
+    model: tuple[str, ...] = settings.setting(
+        flag_default=(),
+        help="Comma list of zoo names, arch strings, arch JSON, .keras or .tflite files.",
+    )
+    compare: bool = settings.setting(
+        False, help="Measure the --model list interleaved in one process."
+    )
+    image_size: int = settings.setting(
+        224, minimum=32, help="Input resolution (square) of models built here."
+    )
+    width: float = settings.setting(
+        1.0, above=0, help="Width multiplier for zoo names and arch strings."
+    )
+    classes: int = settings.setting(
+        1000, minimum=1, help="Classifier outputs of models built here."
+    )
+    quantization: str = settings.setting(
+        "float32", choices=convert.QUANTIZATIONS, help="TFLite quantization."
+    )
+    backend: str = settings.setting("local", choices=BACKENDS, help="Where latency comes from.")
+    threads: int = settings.setting(1, minimum=1, help="Inference threads.")
+    runs: int = settings.setting(
+        50, minimum=1, help="Timed runs (per model; with --compare, in total)."
+    )
+    warmup: int = settings.setting(10, minimum=0, help="Untimed warm-up runs.")
+    clock: str = settings.setting(
+        "wall", choices=CLOCKS, help="Local clock; thread_cpu resists a busy machine."
+    )
+    adb: str | None = settings.setting(None, help="Path to adb (default: adb on PATH).")
+    adb_serial: str | None = settings.setting(None, help="Device serial when several are attached.")
+    benchmark_model: str | None = settings.setting(
+        None, help="benchmark_model binary built for the device."
+    )
+    taskset_mask: str | None = settings.setting(
+        None, help="CPU mask for taskset on the device, e.g. f0."
+    )
+    use_xnnpack: bool = settings.setting(True, help="benchmark_model --use_xnnpack.")
+    table: str | None = settings.setting(
+        None, help="Latency table JSON (predictor backend, build, calibrate)."
+    )
+    build_table: bool = settings.setting(
+        False,
+        help=(
+            "Add to --table every part of the --space (every architecture it holds at "
+            "--image_size and --classes), or of the --model archs. Resumable: run it again after "
+            "an interruption."
+        ),
+    )
+    space: str | None = settings.setting(
+        None, help="Search space whose every part --build_table measures (e.g. mnasnet)."
+    )
+    workers: int | None = settings.setting(
+        None, minimum=0, help="Conversion processes for --build_table (default: one per core)."
+    )
+    calibrate: bool = settings.setting(
+        False,
+        help=(
+            "Calibrate --table on the --model archs (>= 2), else on --calibration_archs random "
+            "archs of --space, measured end to end."
+        ),
+    )
+    calibration_archs: int = settings.setting(
+        30, minimum=2, help="Random --space archs --calibrate measures."
+    )
+    seed: int = settings.setting(0, help="Seed of the random --space archs of --calibrate.")
+    allow_other_device: bool = settings.setting(
+        False,
+        help=(
+            "Use a --table measured on another device or runtime than the backend's (not advised)."
+        ),
+    )
+    output_dir: str | None = settings.setting(None, help="Keep the converted .tflite files here.")
+    json: str | None = settings.setting(None, help="Also write the results to this JSON file.")
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "model", tuple(self.model))
+        settings.validate(self, error=UsageError)
         if self.space is not None:
             from search.spaces import registry as space_registry
 
@@ -129,10 +133,6 @@ class BenchConfig:
                 )
             if not (self.build_table or self.calibrate):
                 raise UsageError("--space is for --build_table and --calibrate")
-        if self.workers is not None and self.workers < 0:
-            raise UsageError(f"--workers must be >= 0; got {self.workers}")
-        if self.calibration_archs < 2:
-            raise UsageError(f"--calibration_archs must be >= 2; got {self.calibration_archs}")
         if (self.build_table or self.calibrate) and self.quantization not in ("float32", "int8"):
             raise UsageError(
                 f"latency tables are float32 or int8; got --quantization={self.quantization}"
@@ -142,15 +142,6 @@ class BenchConfig:
                 "--model is required (a zoo name, arch string, arch JSON, .keras or "
                 ".tflite; comma-separated for several)"
             )
-        if self.image_size < 32:
-            raise UsageError(f"--image_size must be >= 32; got {self.image_size}")
-        if not self.width > 0:
-            raise UsageError(f"--width must be positive; got {self.width}")
-        for name in ("threads", "runs", "classes"):
-            if getattr(self, name) < 1:
-                raise UsageError(f"--{name} must be >= 1; got {getattr(self, name)}")
-        if self.warmup < 0:
-            raise UsageError(f"--warmup must be >= 0; got {self.warmup}")
         if self.clock == "thread_cpu" and self.threads != 1:
             raise UsageError(f"--clock=thread_cpu needs --threads=1; got --threads={self.threads}")
         if (self.backend == "predictor" or self.build_table or self.calibrate) and not self.table:
@@ -160,12 +151,8 @@ class BenchConfig:
 
     @classmethod
     def from_flags(cls, values: flags.FlagValues) -> BenchConfig:
-        """The config the parsed flags say."""
-        names = [field.name for field in dataclasses.fields(cls)]
-        return cls(
-            **{name: getattr(values, name) for name in names if name != "model"},
-            model=tuple(values.model),
-        )
+        """The config the parsed flags (`settings.define_flags(BenchConfig)`) say."""
+        return settings.from_flags(cls, values)
 
     def device_backend(self) -> backends.LocalBackend | backends.AdbBackend:
         """The device backend that times .tflite files: this host, or the adb device (tables
@@ -184,6 +171,9 @@ class BenchConfig:
         return backends.LocalBackend(
             threads=self.threads, warmup=self.warmup, runs=self.runs, clock=self.clock
         )
+
+
+settings.define_flags(BenchConfig)  # one flag per field: default, help and values from it
 
 
 @dataclasses.dataclass

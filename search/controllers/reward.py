@@ -29,16 +29,13 @@ TUNAS_BETA = -0.10
 
 
 def _require_finite(name: str, value: object) -> float:
-    if not checks.is_number(value) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number; got {value!r}")
+    checks.require_number(name, value, prefix="")
     return float(value)
 
 
 def _require_positive(name: str, value: object) -> float:
-    number = _require_finite(name, value)
-    if number <= 0:
-        raise ValueError(f"{name} must be positive; got {value!r}")
-    return number
+    checks.require_number(name, value, above=0, prefix="")
+    return float(value)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,12 +107,9 @@ def w_for_tradeoff(relative_accuracy_gain: float = 0.05, latency_factor: float =
 
     The defaults give the paper's ≈ −0.0704 ("2× latency buys 5% accuracy").
     """
-    gain = _require_finite("relative_accuracy_gain", relative_accuracy_gain)
-    if gain <= 0:
-        raise ValueError(f"relative_accuracy_gain must be positive; got {relative_accuracy_gain!r}")
-    factor = _require_finite("latency_factor", latency_factor)
-    if factor <= 1:
-        raise ValueError(f"latency_factor must be greater than 1; got {latency_factor!r}")
+    gain = _require_positive("relative_accuracy_gain", relative_accuracy_gain)
+    checks.require_number("latency_factor", latency_factor, above=1, prefix="")
+    factor = float(latency_factor)
     return math.log(1.0 / (1.0 + gain)) / math.log(factor)
 
 

@@ -17,122 +17,236 @@ from typing import Any
 from search.controllers import controller
 from search.latency.meter import BACKENDS
 from search.spaces.registry import list_spaces
-from tflite_bench import checks
+from tflite_bench import settings
 from tflite_bench.benchmark import CLOCKS
 
 DEFAULT_REFERENCES = ("mobilenet-v2", "mobilenet-v3-large", "mobilenet-v3-small", "mnasnet-a1")
 REWARDS = ("soft", "hard")
 ROLES = ("chief", "worker")
+QUANTIZATIONS = ("float32", "int8")
 
 
 @dataclasses.dataclass(frozen=True)
 class SearchConfig:
     """A search: the space and controller, the proxy task, the latency backend and target, the
-    references, where results go, and (optionally) the distributed role. Field names are the
-    binary's flag names; `mnasnet-search --help` describes each."""
+    references, where results go, and (optionally) the distributed role. One field per
+    `mnasnet-search` flag: the binary's flags are generated from these fields (default, help,
+    allowed values; tflite_bench/settings.py), and `settings.validate` checks each value."""
 
-    # the space and the controller
-    space: str = "mnasnet"
-    algorithm: str = "reinforce"
-    policy: str = "independent"
-    max_trials: int = 20
-    trials_per_run: int | None = None
-    seed: int = 0
-    # the proxy task
-    dataset: str = "digits"
-    data_dir: str | None = None
-    proxy_image_size: int = 32
-    epochs_per_trial: int = 3
-    proxy_repeats: int = 1
-    batch_size: int = 64
-    learning_rate: float | None = None
-    steps_per_epoch: int | None = None
-    recycle_every: int = 20
-    reuse_results: bool = True
-    max_consecutive_failed_trials: int = 10
-    train_verbose: int = 2
-    # latency and the reward
-    latency_target_ms: float | None = None
-    reward: str = "soft"
-    w: float | None = None
-    backend: str = "local"
-    latency_image_size: int = 224
-    threads: int = 1
-    latency_clock: str = "thread_cpu"
-    latency_runs: int = 30
-    predictor_table: str | None = None
-    quantization: str = "float32"
-    measure_every: int = 10
-    allow_other_device: bool = False
-    adb: str | None = None
-    adb_serial: str | None = None
-    benchmark_model: str | None = None
-    taskset_mask: str | None = None
-    # references, output
-    references: tuple[str, ...] = DEFAULT_REFERENCES
-    train_references: bool = True
-    directory: str = "runs"
-    project_name: str = "search"
-    overwrite: bool = False
-    export: bool = True
-    tensorboard: bool = True
-    estimate: bool = False
-    log_estimate: bool = True
-    # distribution (keras-tuner chief / workers)
-    distributed_role: str | None = None
-    oracle_ip: str = "127.0.0.1"
-    oracle_port: int = 8000
-    tuner_id: str | None = None
-    worker_timeout_s: float = 1800.0
+    space: str = settings.setting("mnasnet", choices=list_spaces, help="Search space.")
+    algorithm: str = settings.setting(
+        "reinforce", choices=controller.ALGORITHMS, help="Search algorithm."
+    )
+    policy: str = settings.setting(
+        "independent",
+        choices=controller.POLICIES,
+        help=(
+            "Controller policy (RL only): independent categoricals (TuNAS; learns within ~100 "
+            "trials) or the MnasNet paper's LSTM (needs a few hundred; docs/REPRODUCTION.md)."
+        ),
+    )
+    max_trials: int = settings.setting(20, minimum=1, help="Number of architectures to sample.")
+    trials_per_run: int | None = settings.setting(
+        None,
+        minimum=1,
+        help=(
+            "Stop this run after this many new trials; run the same command again to go on (the "
+            "project resumes), e.g. to interleave several searches or to fit a time slot."
+        ),
+    )
+    seed: int = settings.setting(
+        0,
+        help=(
+            "Seed of the controller, the data split and every proxy run (each run is seeded from "
+            "it and the architecture, so an architecture's proxy accuracy reproduces)."
+        ),
+    )
+    dataset: str = settings.setting(
+        "digits", help="Data set: digits, folder:<path> or a tfds name."
+    )
+    data_dir: str | None = settings.setting(None, help="tfds data directory.")
+    proxy_image_size: int = settings.setting(
+        32, minimum=32, help="Resolution of the proxy training task."
+    )
+    epochs_per_trial: int = settings.setting(
+        3,
+        minimum=1,
+        help=(
+            "Proxy training epochs per trial. 3 is the cheapest budget whose ranking of "
+            "architectures agrees with 10-epoch training (Spearman ≥ 0.8) on digits and digits-m "
+            "(mnasnet-proxy-check; docs/REPRODUCTION.md §8); check yours with mnasnet-proxy-check."
+        ),
+    )
+    proxy_repeats: int = settings.setting(
+        1,
+        minimum=1,
+        help=(
+            "Seeded proxy runs per architecture (trials and references): the reward uses the mean "
+            "accuracy; the std is recorded."
+        ),
+    )
+    batch_size: int = settings.setting(64, minimum=1, help="Proxy training batch size.")
+    learning_rate: float | None = settings.setting(
+        None, above=0, help="Proxy learning rate (default: the proxy recipe's)."
+    )
+    steps_per_epoch: int | None = settings.setting(
+        None, minimum=1, help="Cap on proxy training steps per epoch (quick runs)."
+    )
+    recycle_every: int = settings.setting(
+        20,
+        minimum=0,
+        help=(
+            "Proxy training runs in a child process replaced after this many trials, so memory "
+            "stays flat over long searches (TensorFlow keeps ~65 MB per trained model); 0 trains "
+            "in this process."
+        ),
+    )
+    reuse_results: bool = settings.setting(
+        True,
+        help=(
+            "An architecture sampled again reuses its recorded proxy result instead of training "
+            "again (its reward still teaches the controller; trials.csv names the trial it came "
+            "from)."
+        ),
+    )
+    max_consecutive_failed_trials: int = settings.setting(
+        10,
+        minimum=0,
+        help=(
+            "Stop the search when this many trials in a row fail (NaN loss, out of memory, "
+            "conversion error); every trial keeps its reason in trials.csv. 0: never stop."
+        ),
+    )
+    train_verbose: int = settings.setting(
+        2, help="Keras verbosity of proxy training (0 silent, 1 bar, 2 line per epoch)."
+    )
+    latency_target_ms: float | None = settings.setting(
+        None,
+        above=0,
+        help="Latency target T in ms. Default: the measured latency of MobileNetV2 on the backend.",
+    )
+    reward: str = settings.setting(
+        "soft", choices=REWARDS, help="Soft (α=β=w) or hard (α=0, β=-1) reward."
+    )
+    w: float | None = settings.setting(
+        None, below=0, help="Soft-reward exponent w (negative; default -0.07, the paper's)."
+    )
+    backend: str = settings.setting(
+        "local",
+        choices=BACKENDS,
+        help=(
+            "Latency backend: local (LiteRT on this host), adb (a phone), predictor (a latency "
+            "table), hybrid (the table predicts; every --measure_every-th model and every model "
+            "that would enter the Pareto front is also measured on the table's device and refits "
+            "the table)."
+        ),
+    )
+    latency_image_size: int = settings.setting(
+        224, minimum=32, help="Deployment resolution at which latency is measured."
+    )
+    threads: int = settings.setting(1, minimum=1, help="Threads for latency measurement.")
+    latency_clock: str = settings.setting(
+        "thread_cpu",
+        choices=CLOCKS,
+        help=(
+            "Local latency clock: the measuring thread's CPU time (robust to other jobs; 1 thread "
+            "only) or wall time."
+        ),
+    )
+    latency_runs: int = settings.setting(30, minimum=1, help="Timed runs per latency measurement.")
+    predictor_table: str | None = settings.setting(
+        None, help="Latency table JSON for --backend=predictor or hybrid."
+    )
+    quantization: str = settings.setting(
+        "float32",
+        choices=QUANTIZATIONS,
+        help="Format whose latency is measured (the format the app ships; a table must match).",
+    )
+    measure_every: int = settings.setting(
+        10, minimum=1, help="--backend=hybrid measures every this-many-th model."
+    )
+    allow_other_device: bool = settings.setting(
+        False,
+        help=(
+            "Use a --predictor_table built on another device or runtime than --backend=hybrid "
+            "measures on (not advised)."
+        ),
+    )
+    adb: str | None = settings.setting(None, help="Path of adb (default: found on PATH).")
+    adb_serial: str | None = settings.setting(None, help="Device serial for --backend=adb.")
+    benchmark_model: str | None = settings.setting(
+        None, help="Path of the benchmark_model binary for adb."
+    )
+    taskset_mask: str | None = settings.setting(
+        None, help="CPU mask (hex) to pin benchmark_model on the phone."
+    )
+    references: tuple[str, ...] = settings.setting(
+        DEFAULT_REFERENCES,
+        help=(
+            "Zoo models trained on the same proxy, measured on the same backend and drawn as "
+            "points on the Pareto plot; the summary says which found model beats each."
+        ),
+    )
+    train_references: bool = settings.setting(
+        True,
+        help=(
+            "Train the references on the proxy (cached in the project). False: latency lines only."
+        ),
+    )
+    directory: str = settings.setting("runs", help="Where search projects are written.")
+    project_name: str = settings.setting("search", help="Project folder inside --directory.")
+    overwrite: bool = settings.setting(
+        False, help="Start afresh instead of resuming an existing project."
+    )
+    export: bool = settings.setting(
+        True, help="Export the best model as float32 and int8 .tflite at the end."
+    )
+    tensorboard: bool = settings.setting(
+        True,
+        help=(
+            "Write TensorBoard logs to <project>/tensorboard as each trial ends: reward, accuracy,"
+            " latency, best reward and controller entropy per trial, and the HParams dashboard "
+            "(`tensorboard --logdir=<project>/tensorboard`)."
+        ),
+    )
+    estimate: bool = settings.setting(
+        False,
+        help=(
+            "Print the expected wall time of this search and its parts (proxy training measured on"
+            " a few steps, conversion and latency on the backend, references, export) and exit, "
+            "without searching or writing anything."
+        ),
+    )
+    log_estimate: bool = settings.setting(
+        True,
+        help=(
+            "Measure and log the expected wall time as the first line of the search (~15-30 s on 2"
+            " cores; worth it for a long search, skip it for quick runs)."
+        ),
+    )
+    distributed_role: str | None = settings.setting(
+        None, choices=ROLES, help="Run as keras-tuner chief or worker."
+    )
+    oracle_ip: str = settings.setting("127.0.0.1", help="Chief address (the chief binds to it).")
+    oracle_port: int = settings.setting(8000, minimum=1, maximum=65535, help="Chief port.")
+    tuner_id: str | None = settings.setting(None, help="This worker's id (default: worker<pid>).")
+    worker_timeout_s: float = settings.setting(
+        1800.0,
+        above=0,
+        help=(
+            "A trial with no news for this long is given to another worker (its worker is presumed"
+            " dead)."
+        ),
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "references", tuple(self.references))
-        _one_of("space", self.space, list_spaces())
-        _one_of("algorithm", self.algorithm, controller.ALGORITHMS)
-        _one_of("policy", self.policy, controller.POLICIES)
-        _one_of("reward", self.reward, REWARDS)
-        _one_of("backend", self.backend, BACKENDS)
-        _one_of("latency_clock", self.latency_clock, CLOCKS)
-        if self.distributed_role is not None:
-            _one_of("distributed_role", self.distributed_role, ROLES)
-        for name, minimum in (
-            ("max_trials", 1),
-            ("proxy_image_size", 32),
-            ("epochs_per_trial", 1),
-            ("proxy_repeats", 1),
-            ("batch_size", 1),
-            ("recycle_every", 0),
-            ("max_consecutive_failed_trials", 0),
-            ("latency_image_size", 32),
-            ("threads", 1),
-            ("latency_runs", 1),
-            ("oracle_port", 1),
-        ):
-            _at_least(name, getattr(self, name), minimum)
-        for name in ("trials_per_run", "steps_per_epoch"):
-            if getattr(self, name) is not None:
-                _at_least(name, getattr(self, name), 1)
-        if self.oracle_port > 65535:
-            raise ValueError(f"--oracle_port must be at most 65535; got {self.oracle_port}")
-        if not checks.is_finite_number(self.worker_timeout_s) or self.worker_timeout_s <= 0:
-            raise ValueError(f"--worker_timeout_s must be positive; got {self.worker_timeout_s!r}")
-        if self.w is not None and not (checks.is_finite_number(self.w) and self.w < 0):
-            raise ValueError(f"--w must be negative (latency should cost reward); got {self.w}")
-        if self.latency_target_ms is not None and not (
-            checks.is_finite_number(self.latency_target_ms) and self.latency_target_ms > 0
-        ):
-            raise ValueError(f"--latency_target_ms must be positive; got {self.latency_target_ms}")
-        if self.learning_rate is not None and not (
-            checks.is_finite_number(self.learning_rate) and self.learning_rate > 0
-        ):
-            raise ValueError(f"--learning_rate must be positive; got {self.learning_rate}")
+        settings.validate(self)
         if self.backend in ("predictor", "hybrid") and not self.predictor_table:
             raise ValueError(
                 f"--backend={self.backend} needs --predictor_table=PATH (build one with "
                 "`tflite-bench --build_table --space=SPACE`)"
             )
-        _one_of("quantization", self.quantization, ("float32", "int8"))
-        _at_least("measure_every", self.measure_every, 1)
         if self.backend == "adb" and not self.benchmark_model:
             raise ValueError(
                 "--backend=adb needs --benchmark_model=PATH: a benchmark_model binary built for "
@@ -144,8 +258,8 @@ class SearchConfig:
 
     @classmethod
     def from_flags(cls, values: Any) -> SearchConfig:
-        """The config that parsed absl flag values (with one flag per field) say."""
-        return cls(**{field.name: getattr(values, field.name) for field in dataclasses.fields(cls)})
+        """The config that parsed absl flag values (`settings.define_flags(SearchConfig)`) say."""
+        return settings.from_flags(cls, values)
 
     @property
     def project_dir(self) -> str:
@@ -214,13 +328,3 @@ class SearchConfig:
             "taskset_mask": self.taskset_mask,
         }
         return {name: value for name, value in names.items() if value}
-
-
-def _one_of(name: str, value: object, allowed) -> None:
-    if value not in tuple(allowed):
-        raise ValueError(f"--{name} must be one of {', '.join(map(str, allowed))}; got {value!r}")
-
-
-def _at_least(name: str, value: object, minimum: int) -> None:
-    if not checks.is_int(value) or value < minimum:
-        raise ValueError(f"--{name} must be an integer >= {minimum}; got {value!r}")

@@ -25,6 +25,8 @@ import math
 from typing import Any
 
 from search.controllers import reward as reward_lib
+from search.spaces.registry import list_spaces
+from tflite_bench import checks, settings
 
 ALGORITHMS = ("tunas", "dnas")
 REWARDS = ("absolute", "soft", "hard")
@@ -32,79 +34,95 @@ REWARDS = ("absolute", "soft", "hard")
 
 @dataclasses.dataclass(frozen=True)
 class OneShotConfig:
-    """What `search.oneshot.run.run` does. Every field is validated in `__post_init__`."""
+    """What `search.oneshot.run.run` does: one field per `mnasnet-oneshot` flag (the binary's
+    flags are generated from them, tflite_bench/settings.py); every field is validated once."""
 
-    output_dir: str
-    algorithm: str = "tunas"
-    space: str = "mobilenetv3-large"
-    dataset: str = "digits"
-    data_dir: str | None = None
-    image_size: int | None = None
-    validation_size: int | float | None = None
-    latency_table: str | None = None
-    latency_image_size: int | None = None
-    latency_target_ms: float | None = None
-    epochs: int = 100
-    batch_size: int = 64
-    learning_rate: float = 0.1
-    warmup_fraction: float = 0.25
-    default_fraction: float = 1.0
-    widest_fraction: float = 1.0
-    reward: str = "absolute"
-    absolute_beta: float = reward_lib.TUNAS_BETA
-    soft_w: float = -0.07
-    rl_learning_rate: float = 0.05
-    temperature: float = 5.0
-    temperature_decay: float = 0.956
-    arch_learning_rate: float = 0.01
-    latency_alpha: float = 0.2
-    latency_beta: float = 0.6
-    eval_batch_size: int = 128
-    final_archs: int = 100
-    checkpoint_seconds: float = 60.0
-    seed: int = 0
+    output_dir: str = settings.setting(
+        nonempty=True, flag_default="runs/oneshot", help="Where every output and the checkpoint go."
+    )
+    algorithm: str = settings.setting(
+        "tunas",
+        choices=ALGORITHMS,
+        help=(
+            "tunas: REINFORCE on one-shot accuracy and table latency (TuNAS); dnas: gradient "
+            "through a Gumbel-softmax relaxation (FBNet)."
+        ),
+    )
+    space: str = settings.setting("mobilenetv3-large", choices=list_spaces, help="Search space.")
+    dataset: str = settings.setting("digits", help="'digits', 'folder:<path>' or a tfds set.")
+    data_dir: str | None = settings.setting(None, help="tfds data directory.")
+    image_size: int | None = settings.setting(
+        None, minimum=32, help="Training resolution (default: the data set's)."
+    )
+    validation_size: int | float | None = settings.setting(
+        None,
+        parse=settings.count_or_fraction("validation_size"),
+        help="Held-out count or fraction (default ~20%).",
+    )
+    latency_table: str | None = settings.setting(
+        None, help="Whole-space latency table (default: build one)."
+    )
+    latency_image_size: int | None = settings.setting(
+        None, minimum=32, help="Latency resolution (default: --image_size)."
+    )
+    latency_target_ms: float | None = settings.setting(
+        None, above=0, help="T (default: the space's reference model's)."
+    )
+    epochs: int = settings.setting(100, minimum=1, help="Epochs over the train split (the budget).")
+    batch_size: int = settings.setting(64, minimum=1, help="Images per weight step.")
+    learning_rate: float = settings.setting(
+        0.1, above=0, help="Shared weights' SGD step per 256 images."
+    )
+    warmup_fraction: float = settings.setting(
+        0.25, minimum=0, below=1, help="Epochs with the policy frozen."
+    )
+    default_fraction: float = settings.setting(
+        1.0, minimum=0, maximum=1, help="Warm-up: start from the reference model (0-1)."
+    )
+    widest_fraction: float = settings.setting(
+        1.0, minimum=0, maximum=1, help="Warm-up: start at the widest widths (0-1)."
+    )
+    reward: str = settings.setting(
+        "absolute",
+        choices=REWARDS,
+        help="tunas reward: absolute (TuNAS's Q + β·|LAT/T − 1|), soft or hard (MnasNet's).",
+    )
+    absolute_beta: float = settings.setting(
+        reward_lib.TUNAS_BETA, maximum=0, help="β of the absolute reward (≤ 0)."
+    )
+    soft_w: float = settings.setting(-0.07, maximum=0, help="w of the soft MnasNet reward (≤ 0).")
+    rl_learning_rate: float = settings.setting(
+        0.05, above=0, help="tunas: Adam step of the policy."
+    )
+    temperature: float = settings.setting(
+        5.0, above=0, help="dnas: initial Gumbel temperature (> 0)."
+    )
+    temperature_decay: float = settings.setting(
+        0.956, above=0, maximum=1, help="dnas: factor per epoch."
+    )
+    arch_learning_rate: float = settings.setting(
+        0.01, above=0, help="dnas: Adam step of the logits."
+    )
+    latency_alpha: float = settings.setting(0.2, above=0, help="dnas: α of CE·α·(log LAT)^β.")
+    latency_beta: float = settings.setting(0.6, above=0, help="dnas: β of CE·α·(log LAT)^β.")
+    eval_batch_size: int = settings.setting(128, minimum=1, help="Images per one-shot evaluation.")
+    final_archs: int = settings.setting(
+        100, minimum=1, help="Distinct architectures evaluated at the end."
+    )
+    checkpoint_seconds: float = settings.setting(
+        60.0, minimum=0, help="Checkpoint at most this often (s)."
+    )
+    seed: int = settings.setting(0, help="Seed of the data split, the weights and the policy.")
 
     def __post_init__(self) -> None:
-        if self.algorithm not in ALGORITHMS:
-            raise ValueError(f"algorithm must be one of {ALGORITHMS}; got {self.algorithm!r}")
-        if self.reward not in REWARDS:
-            raise ValueError(f"reward must be one of {REWARDS}; got {self.reward!r}")
-        if not isinstance(self.output_dir, str) or not self.output_dir:
-            raise ValueError(f"output_dir must be a non-empty path; got {self.output_dir!r}")
-        _positive_int(self, "epochs", "batch_size", "eval_batch_size", "final_archs")
-        _positive_number(
-            self,
-            "learning_rate",
-            "rl_learning_rate",
-            "arch_learning_rate",
-            "latency_alpha",
-            "latency_beta",
-        )
-        if not (_finite(self.checkpoint_seconds) and self.checkpoint_seconds >= 0):
-            raise ValueError(f"checkpoint_seconds must be >= 0; got {self.checkpoint_seconds!r}")
-        if not (_finite(self.temperature) and self.temperature > 0):
-            raise ValueError(f"temperature must be > 0; got {self.temperature!r}")
-        if not (_finite(self.temperature_decay) and 0 < self.temperature_decay <= 1):
-            raise ValueError(f"temperature_decay must be in (0, 1]; got {self.temperature_decay!r}")
-        for name in ("default_fraction", "widest_fraction"):
-            value = getattr(self, name)
-            if not (_finite(value) and 0 <= value <= 1):
-                raise ValueError(f"{name} must be in [0, 1]; got {value!r}")
-        if not (_finite(self.warmup_fraction) and 0 <= self.warmup_fraction < 1):
-            raise ValueError(f"warmup_fraction must be in [0, 1); got {self.warmup_fraction!r}")
-        for name in ("absolute_beta", "soft_w"):
-            value = getattr(self, name)
-            if not (_finite(value) and value <= 0):
-                raise ValueError(
-                    f"{name} must be <= 0 (slower must never score higher); got {value!r}"
-                )
-        for name in ("image_size", "latency_image_size"):
-            value = getattr(self, name)
-            if value is not None and not (isinstance(value, int) and value >= 32):
-                raise ValueError(f"{name} must be an integer >= 32 or unset; got {value!r}")
-        target = self.latency_target_ms
-        if target is not None and not (_finite(target) and target > 0):
-            raise ValueError(f"latency_target_ms must be > 0 or unset; got {target!r}")
+        settings.validate(self)
+        size = self.validation_size
+        if size is not None and not (
+            (checks.is_int(size) and size >= 1) or (checks.is_finite_number(size) and 0 < size < 1)
+        ):
+            raise ValueError(
+                f"--validation_size must be a count >= 1 or a fraction in (0, 1); got {size!r}"
+            )
 
     @property
     def warmup_epochs(self) -> int:
@@ -117,21 +135,3 @@ class OneShotConfig:
         data = dataclasses.asdict(self)
         del data["output_dir"], data["checkpoint_seconds"]
         return data
-
-
-def _finite(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _positive_int(config: OneShotConfig, *names: str) -> None:
-    for name in names:
-        value = getattr(config, name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer; got {value!r}")
-
-
-def _positive_number(config: OneShotConfig, *names: str) -> None:
-    for name in names:
-        value = getattr(config, name)
-        if not (_finite(value) and value > 0):
-            raise ValueError(f"{name} must be a positive number; got {value!r}")

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import glob
-import json
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -25,7 +24,7 @@ import numpy as np
 
 from mnasnet_tf import arch_string
 from search.oneshot.config import OneShotConfig
-from search.results import export_check, figures, report
+from search.results import export_check, figures, report, run_folder
 from tflite_bench import checks, files
 
 STATE_FILE = "oneshot_state.json"
@@ -50,31 +49,19 @@ class Checkpoint:
 
     def __init__(self, config: OneShotConfig) -> None:
         self.config = config
-        self.path = os.path.join(config.output_dir, STATE_FILE)
+        self.state_file = run_folder.StateFile(
+            config.output_dir,
+            STATE_FILE,
+            what="a one-shot search",
+            remedy="use another --output_dir",
+            format=STATE_FORMAT,
+            settings_key="config",
+        )
+        self.path = self.state_file.path
         self.folder = os.path.join(config.output_dir, "checkpoints")
 
     def _read(self) -> dict[str, Any] | None:
-        if not os.path.exists(self.path):
-            return None
-        try:
-            with open(self.path) as handle:
-                state = json.load(handle)
-        except (OSError, ValueError) as error:
-            raise ValueError(
-                f"{self.path} is not a readable one-shot checkpoint ({error}); move it away "
-                "to start over in this folder"
-            ) from None
-        if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
-            raise ValueError(f"{self.path} is not a one-shot checkpoint ({STATE_FORMAT})")
-        saved, now = state.get("config", {}), self.config.fingerprint()
-        changed = sorted(k for k in now if saved.get(k) != now[k])
-        if changed:
-            shown = ", ".join(f"{k}: {saved.get(k)!r} → {now[k]!r}" for k in changed)
-            raise ValueError(
-                f"{self.config.output_dir} holds a one-shot search with other settings ({shown});"
-                " resume it with its own settings or use another --output_dir"
-            )
-        return state
+        return self.state_file.read(self.config.fingerprint())
 
     def load(self, net: Any, policy: Any, optimizer: Any) -> dict[str, Any]:
         """Restores what a previous run saved (nothing if this is a fresh folder); returns the
@@ -142,8 +129,7 @@ class Checkpoint:
         self._write(state)
 
     def _write(self, state: dict[str, Any]) -> None:
-        state = {**state, "format": STATE_FORMAT, "config": self.config.fingerprint()}
-        files.atomic_write_json(self.path, state, default=str)
+        self.state_file.write(state, self.config.fingerprint())
 
 
 def _write_csv(path: str, columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> None:

@@ -38,7 +38,7 @@ import numpy as np
 from mnasnet_tf import arch_string, specs, zoo
 from search.proxy.check_stats import RunRecord, budget_stats, recommend
 from search.spaces import registry as space_registry
-from tflite_bench import files
+from tflite_bench import checks, files, settings
 
 log = logging.getLogger(__name__)
 
@@ -50,96 +50,85 @@ _IDENTITY = ("dataset", "image_size", "batch_size", "learning_rate", "steps_per_
 """Config fields that decide a cell's result besides its architecture, epochs and seeds."""
 
 
-def _positive_int(name: str, value: object, minimum: int = 1) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an integer ≥ {minimum}; got {value!r}")
-
-
 @dataclasses.dataclass(frozen=True)
 class ProxyCheckConfig:
-    """What to check. Validated on construction; every error names the bad value.
+    """What to check, one field per `mnasnet-proxy-check` flag: the flags are generated from the
+    declared fields (default, help, allowed values; tflite_bench/settings.py). Validated on
+    construction; every error names the flag and the bad value.
 
-    Attributes:
-      space: search-space name (`search.spaces.registry`) the architectures are sampled from.
-      dataset: 'digits', 'folder:<path>' or a tfds set (checked when the data is loaded, before
-        anything is written).
-      data_dir: tfds data directory (None: tfds' default).
-      num_archs: architectures sampled from the space (distinct), at least 2.
-      references: zoo models trained beside them.
-      budgets: candidate proxy budgets in epochs, each < long_epochs (sorted, distinct).
-      long_epochs: the long budget the candidates are compared with.
-      seeds: seeded runs per architecture and candidate budget.
-      long_seeds: seeded runs per architecture at the long budget.
-      steps_per_epoch: cap on steps per epoch of every run (None: one pass over the data).
-      image_size, batch_size: proxy resolution and batch.
-      learning_rate: proxy learning rate per 256 images (None: the proxy recipe's).
-      search_seed: seeds the sampling and every run (`search.proxy.task.arch_seed`).
-      output_dir: where runs.json, proxy_check.json and proxy_check.png go.
-      threshold: the Spearman correlation a budget must reach to be recommended.
+    The `num_archs` architectures are distinct. Two fields have a hand-written flag (the
+    binary's EXTRA_FLAGS), with its default from here:
+      budgets: candidate proxy budgets in epochs, each < long_epochs (sorted, distinct); the
+        `--budgets` flag is a list of whole numbers.
+      search_seed: seeds the sampling and every run (`search.proxy.task.arch_seed`); its flag is
+        `--seed` (the field keeps the name stored in runs.json and proxy_check.json).
     """
 
-    space: str = "mnasnet"
-    dataset: str = "digits"
-    data_dir: str | None = None
-    num_archs: int = 8
-    references: tuple[str, ...] = DEFAULT_REFERENCES
+    space: str = settings.setting(
+        "mnasnet",
+        nonempty=True,
+        help=f"Search space the architectures are sampled from: {space_registry.list_spaces()}.",
+    )
+    dataset: str = settings.setting(
+        "digits", nonempty=True, help="'digits', 'folder:<path>' or a tfds set."
+    )
+    data_dir: str | None = settings.setting(
+        None, help="tfds data directory (default ~/tensorflow_datasets)."
+    )
+    num_archs: int = settings.setting(8, minimum=2, help="Architectures sampled from the space.")
+    references: tuple[str, ...] = settings.setting(
+        DEFAULT_REFERENCES, help="Zoo models trained beside them."
+    )
     budgets: tuple[int, ...] = (1, 2, 3)
-    long_epochs: int = 15
-    seeds: int = 2
-    long_seeds: int = 1
-    steps_per_epoch: int | None = None
-    image_size: int = 32
-    batch_size: int = 64
-    learning_rate: float | None = None
+    long_epochs: int = settings.setting(15, minimum=1, help="The long budget they are ranked by.")
+    seeds: int = settings.setting(2, minimum=1, help="Seeded runs per architecture and budget.")
+    long_seeds: int = settings.setting(1, minimum=1, help="Seeded runs at the long budget.")
+    steps_per_epoch: int | None = settings.setting(
+        None, minimum=1, help="Cap on steps per epoch of every run."
+    )
+    image_size: int = settings.setting(32, minimum=32, help="Proxy resolution.")
+    batch_size: int = settings.setting(64, minimum=1, help="Proxy batch size.")
+    learning_rate: float | None = settings.setting(
+        None,
+        above=0,
+        help="Proxy learning rate per 256 images (default: the proxy recipe's, as mnasnet-search).",
+    )
     search_seed: int = 0
-    output_dir: str = os.path.join("runs", "proxy_check")
-    threshold: float = 0.8
+    output_dir: str = settings.setting(
+        os.path.join("runs", "proxy_check"),
+        nonempty=True,
+        help="Where the results and report go.",
+    )
+    threshold: float = settings.setting(
+        0.8, minimum=-1, maximum=1, help="Spearman a budget must reach."
+    )
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "references", tuple(self.references))
+        budgets = tuple(self.budgets)
+        object.__setattr__(self, "budgets", budgets)
+        settings.validate(self)
         space_registry.get_space(self.space)  # ValueError naming the space and the known ones
-        if not isinstance(self.dataset, str) or not self.dataset.strip():
-            raise ValueError(f"dataset must be a non-empty name; got {self.dataset!r}")
         if self.dataset.startswith("folder:"):
             folder = os.path.expanduser(self.dataset[len("folder:") :])
             if not os.path.isdir(folder):
                 raise ValueError(f"dataset {self.dataset!r}: {folder!r} is not a directory")
-        _positive_int("num_archs", self.num_archs, 2)
-        object.__setattr__(self, "references", tuple(self.references))
         for name in self.references:
             zoo.get_arch(name)  # ValueError naming the model and the zoo
         if len(set(self.references)) != len(self.references):
-            raise ValueError(f"references must be distinct; got {list(self.references)}")
-        for name in ("long_epochs", "seeds", "long_seeds", "batch_size"):
-            _positive_int(name, getattr(self, name))
-        _positive_int("image_size", self.image_size, 32)
-        _positive_int("search_seed", self.search_seed, 0)
-        budgets = tuple(self.budgets)
-        if not budgets:
-            raise ValueError("budgets must list at least one candidate budget (epochs)")
+            raise ValueError(f"--references must be distinct; got {list(self.references)}")
+        checks.require_int("seed", self.search_seed, minimum=0)
+        ok = bool(budgets) and all(checks.is_int(b) and b >= 1 for b in budgets)
+        checks.require(ok, "budgets", "a non-empty list of integers >= 1", list(budgets))
         for budget in budgets:
-            _positive_int("each budget (epochs)", budget)
             if budget >= self.long_epochs:
                 raise ValueError(
                     f"a proxy-check budget must be shorter than its long budget: budget "
                     f"{budget} epochs ≥ long_epochs={self.long_epochs}"
                 )
         if len(set(budgets)) != len(budgets):
-            raise ValueError(f"budgets must be distinct; got {list(budgets)}")
+            raise ValueError(f"--budgets must be distinct; got {list(budgets)}")
         object.__setattr__(self, "budgets", tuple(sorted(budgets)))
-        if self.steps_per_epoch is not None:
-            _positive_int("steps_per_epoch", self.steps_per_epoch)
-        rate = self.learning_rate
-        if rate is not None and not (
-            isinstance(rate, (int, float)) and not isinstance(rate, bool) and 0 < rate < math.inf
-        ):
-            raise ValueError(f"learning_rate must be positive and finite or None; got {rate!r}")
-        if not isinstance(self.output_dir, str) or not self.output_dir.strip():
-            raise ValueError(f"output_dir must be a non-empty path; got {self.output_dir!r}")
-        threshold = self.threshold
-        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
-            raise ValueError(f"threshold must be a number in [-1, 1]; got {threshold!r}")
-        if not -1.0 <= threshold <= 1.0:
-            raise ValueError(f"threshold must be a number in [-1, 1]; got {threshold!r}")
 
 
 # ---- the architectures and the cells ----
