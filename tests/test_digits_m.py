@@ -161,19 +161,24 @@ def test_an_interrupted_run_leaves_nothing_that_looks_complete(tmp_path, monkeyp
 
 
 @pytest.mark.slow
-def test_binary_prints_what_it_wrote_and_rejects_bad_flags(tmp_path):
+def test_binary_prints_what_it_wrote_and_rejects_bad_flags(tmp_path, monkeypatch, capsys):
+    from absl import app
+    from binary_helpers import run_in_process
+
     out = tmp_path / "bin"
-    command = [sys.executable, "-m", "search.cli.mnasnet_digits_m", f"--output_dir={out}"]
-    done = subprocess.run(
-        [*command, "--variants=1", "--image_size=16"], capture_output=True, text=True
+    binary = "search.cli.mnasnet_digits_m"
+    run_in_process(binary, [f"--output_dir={out}", "--variants=1", "--image_size=16"], monkeypatch)
+    printed = capsys.readouterr().out
+    assert f"{out / 'train'}: 1437 images" in printed
+    assert f"--dataset=folder:{out}" in printed
+    with pytest.raises(app.UsageError, match="--variants must be an integer >= 1; got 0"):
+        run_in_process(binary, [f"--output_dir={out}2", "--variants=0"], monkeypatch)
+    with pytest.raises(app.UsageError, match=f"output_dir '{out}' exists and is not empty"):
+        run_in_process(binary, [f"--output_dir={out}"], monkeypatch)
+    assert not os.path.exists(f"{out}2")
+    done = subprocess.run(  # the console binary: a usage error exits non-zero, naming it
+        [sys.executable, "-m", binary, f"--output_dir={out}"], capture_output=True, text=True
     )
-    assert done.returncode == 0, done.stderr
-    assert f"{out / 'train'}: 1437 images" in done.stdout
-    assert f"--dataset=folder:{out}" in done.stdout
-    done = subprocess.run([*command, "--variants=0"], capture_output=True, text=True)
-    assert done.returncode != 0
-    assert "--variants must be an integer >= 1; got 0" in done.stderr
-    done = subprocess.run(command, capture_output=True, text=True)
     assert done.returncode != 0 and f"output_dir '{out}' exists and is not empty" in done.stderr
 
 

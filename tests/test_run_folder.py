@@ -88,3 +88,26 @@ def test_the_printed_summary_shows_best_verdict_and_existing_files(tmp_path):
     assert lines[2].strip() == "r1_k3"
     assert "  trial 7 beats mobilenet-v3-small" in text and "a note" in lines
     assert f"  trials  {written}" in lines and "missing.png" not in text
+
+
+@pytest.mark.slow
+def test_a_search_project_resumed_with_other_settings_is_refused_before_anything(tmp_path):
+    from search.multitrial.config import SearchConfig
+    from search.multitrial.run import SearchSetupError, project_run_file, run_search
+
+    options = {
+        "directory": str(tmp_path),
+        "project_name": "p",
+        "references": ("mobilenet-v3-small",),
+        "latency_image_size": 32,
+        "latency_runs": 1,
+        "log_estimate": False,
+    }
+    first = SearchConfig(**options)
+    project_run_file(first).write({"search": "multi-trial"}, first.identity())
+    before = sorted(os.listdir(tmp_path / "p"))
+    with pytest.raises(SearchSetupError, match="epochs_per_trial: 3 → 5") as info:
+        run_search(SearchConfig(**options, epochs_per_trial=5, space="mobilenetv3-small"))
+    assert "space: 'mnasnet' → 'mobilenetv3-small'" in str(info.value)
+    assert "--overwrite" in str(info.value)
+    assert sorted(os.listdir(tmp_path / "p")) == before  # nothing written

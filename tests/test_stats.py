@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from binary_helpers import run_in_process
 
 from mnasnet_tf import arch_string, stats, zoo
 
@@ -135,44 +136,45 @@ def test_arch_stats_rejects_non_arch():
         stats.arch_stats("mnasnet-a1")
 
 
-def _run_tool(*args: str) -> subprocess.CompletedProcess:
-    code = "from search.cli.mnasnet_models import run_main; run_main()"
-    return subprocess.run(
-        [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=60
-    )
-
-
-@pytest.mark.slow
-def test_models_tool_prints_table():
-    result = _run_tool("--models=mnasnet-a1,mobilenet-v2", "--width=1.0,1.4", "--image_size=224")
-    assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
+def test_models_tool_prints_table(monkeypatch, capsys):
+    args = ["--models=mnasnet-a1,mobilenet-v2", "--width=1.0,1.4", "--image_size=224"]
+    run_in_process("search.cli.mnasnet_models", args, monkeypatch)
+    lines = capsys.readouterr().out.splitlines()
     assert "params (M)" in lines[0] and "MACs (M)" in lines[0]
     assert len(lines) == 2 + 4
     assert lines[2].split() == ["mnasnet-a1", "1", "224x224", "3.887", "311.6"]
     assert lines[5].split()[:4] == ["mobilenet-v2", "1.4", "224x224", "6.109"]
 
 
-@pytest.mark.slow
-def test_models_tool_default_lists_the_zoo():
-    result = _run_tool()
-    assert result.returncode == 0, result.stderr
-    names = [line.split()[0] for line in result.stdout.splitlines()[2:]]
+def test_models_tool_default_lists_the_zoo(monkeypatch, capsys):
+    run_in_process("search.cli.mnasnet_models", [], monkeypatch)
+    names = [line.split()[0] for line in capsys.readouterr().out.splitlines()[2:]]
     assert names == zoo.list_models()
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
         (["--width=abc"], "--width must be a comma-separated list of numbers; got 'abc'"),
         (["--models=resnet50"], "'resnet50'"),
+        (["--image_size=0"], "--image_size must be an integer >= 1; got 0"),
     ],
 )
-def test_models_tool_rejects(args, fragment):
-    result = _run_tool(*args)
-    assert result.returncode != 0
-    assert fragment in result.stderr
+def test_models_tool_rejects(args, fragment, monkeypatch):
+    from absl import app
+
+    with pytest.raises(app.UsageError) as error:
+        run_in_process("search.cli.mnasnet_models", args, monkeypatch)
+    assert fragment in str(error.value)
+
+
+@pytest.mark.slow
+def test_models_tool_exits_non_zero_naming_a_bad_flag():
+    code = "from search.cli.mnasnet_models import run_main; run_main()"
+    result = subprocess.run(
+        [sys.executable, "-c", code, "--models=resnet50"], capture_output=True, text=True
+    )
+    assert result.returncode != 0 and "'resnet50'" in result.stderr
 
 
 # ---- equality with Keras (builds models) ----

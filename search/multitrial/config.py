@@ -24,6 +24,27 @@ DEFAULT_REFERENCES = ("mobilenet-v2", "mobilenet-v3-large", "mobilenet-v3-small"
 REWARDS = ("soft", "hard")
 ROLES = ("chief", "worker")
 QUANTIZATIONS = ("float32", "int8")
+IDENTITY = (  # SearchConfig.identity: what a resumed project must share
+    "space",
+    "algorithm",
+    "policy",
+    "seed",
+    "dataset",
+    "proxy_image_size",
+    "epochs_per_trial",
+    "proxy_repeats",
+    "batch_size",
+    "learning_rate",
+    "steps_per_epoch",
+    "reward",
+    "w",
+    "latency_target_ms",
+    "backend",
+    "latency_image_size",
+    "threads",
+    "latency_clock",
+    "quantization",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -260,6 +281,12 @@ class SearchConfig:
     def from_flags(cls, values: Any) -> SearchConfig:
         """The config that parsed absl flag values (`settings.define_flags(SearchConfig)`) say."""
         return settings.from_flags(cls, values)
+
+    def identity(self) -> dict[str, Any]:
+        """The settings a resumed project must share with the search that started it (those
+        that change what a trial's record means); budgets, outputs and distribution may
+        change between runs."""
+        return {name: getattr(self, name) for name in IDENTITY}
 
     @property
     def project_dir(self) -> str:

@@ -24,8 +24,11 @@ from typing import Any
 
 from search.multitrial import preflight
 from search.multitrial.config import SearchConfig
+from search.results import run_folder
 
 log = logging.getLogger("mnasnet_tf.search")
+RUN_FILE = "run.json"
+RUN_FORMAT = "mnasnet-tf/search-v1"
 
 
 class SearchSetupError(ValueError):
@@ -153,6 +156,9 @@ def run_search(
             state_dir=project_dir,
         )
         preflight.check_backend(config, meter=meter, space=space)
+        run_file = project_run_file(config)
+        if not config.overwrite:  # resuming: the project must hold this search
+            run_file.read(config.identity())
     except (ValueError, FileNotFoundError) as error:
         raise SearchSetupError(str(error)) from error
     os.makedirs(project_dir, exist_ok=True)
@@ -209,6 +215,8 @@ def run_search(
     )
     tuner.references = references
     tuner.on_trial = on_trial
+    if role != "worker":  # after the tuner: `overwrite` empties the project
+        run_file.write({"search": "multi-trial"}, config.identity())
     if config.tensorboard and role != "worker":  # after the tuner: `overwrite` empties the project
         from search.results.tensorboard_log import TensorBoardLog
 
@@ -253,6 +261,17 @@ def run_search(
         seconds=time.time() - started,
         failure_stop=oracle.failure_stop,
         export_check=checked,
+    )
+
+
+def project_run_file(config: SearchConfig) -> run_folder.StateFile:
+    """`<project>/run.json`: the settings a resumed project must share with this search."""
+    return run_folder.StateFile(
+        config.project_dir,
+        RUN_FILE,
+        what="a search",
+        remedy="start afresh with --overwrite, or use another --project_name",
+        format=RUN_FORMAT,
     )
 
 
