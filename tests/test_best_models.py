@@ -21,7 +21,7 @@ from search.controllers.reward import soft
 from search.multitrial import tuner as tuner_module
 from search.multitrial.oracle import MnasOracle
 from search.proxy import worker as proxy_worker
-from search.proxy.task import ProxyOutcome, ProxyTask
+from search.proxy.task import FixedData, ProxyOutcome, ProxyTask
 from search.results.export_check import ExportCheck, check_exports, train_command
 from search.spaces.registry import get_space
 
@@ -76,7 +76,7 @@ def test_a_single_process_keeps_only_the_best_model(tmp_path, accuracies):
     accuracies.extend([0.5, 0.7, 0.6, 0.8, 0.4])
     tuner = _tuner(tmp_path, 5)
     assert not tuner.is_worker
-    tuner.search(None, verbose=0)
+    tuner.search(FixedData(None, None), verbose=0)  # training is faked: no data
     assert _kept(tmp_path) == ["trial_3"]
     assert tuner.keep_best_model() == tuner.model_path("3")
 
@@ -88,7 +88,7 @@ def test_a_worker_deletes_only_the_models_it_saved(tmp_path, accuracies):
     os.makedirs(os.path.dirname(other))
     FakeModel().save(other)
     tuner.is_worker = True
-    tuner.search(None, verbose=0)
+    tuner.search(FixedData(None, None), verbose=0)  # training is faked: no data
     # Trial 1 replaced this worker's trial 0; trial 2 was worse; the other worker's is intact.
     assert _kept(tmp_path) == ["trial_1", "trial_9"]
     # The chief keeps only the best trial's model of all.

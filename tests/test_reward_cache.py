@@ -14,7 +14,7 @@ from search.controllers.reward import soft
 from search.multitrial import tuner as tuner_module
 from search.multitrial.oracle import MnasOracle
 from search.proxy import worker as proxy_worker
-from search.proxy.task import ProxyOutcome, ProxyTask
+from search.proxy.task import FixedData, ProxyOutcome, ProxyTask
 from search.spaces.registry import get_space
 
 SPACE = get_space("mnasnet")
@@ -70,7 +70,7 @@ def _search(directory, max_trials, *, reuse=True):
         project_name="search",
         reuse_results=reuse,
     )
-    tuner.search(None, verbose=0)
+    tuner.search(FixedData(None, None), verbose=0)  # training is faked: no data
     return oracle, tuner, meter
 
 

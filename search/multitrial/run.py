@@ -20,11 +20,17 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from search.multitrial import preflight
 from search.multitrial.config import SearchConfig
 from search.results import run_folder
+
+if TYPE_CHECKING:  # the types only: the tuner imports keras-tuner and TensorFlow
+    from search.multitrial.oracle import FailureStop
+    from search.multitrial.tuner import MnasTuner
+    from search.results.export_check import ExportCheck
+    from search.results.report import ReferencePoint
 
 log = logging.getLogger("mnasnet_tf.search")
 RUN_FILE = "run.json"
@@ -54,15 +60,15 @@ class SearchResult:
         nothing was exported).
     """
 
-    tuner: Any
+    tuner: MnasTuner
     role: str | None
     paths: dict[str, str]
     exported: dict[str, str]
-    references: list[Any]
+    references: list[ReferencePoint]
     target_ms: float
     seconds: float
-    failure_stop: Any = None
-    export_check: Any = None
+    failure_stop: FailureStop | None = None
+    export_check: ExportCheck | None = None
 
     @property
     def problem(self) -> str | None:
@@ -212,15 +218,12 @@ def run_search(
         search_seed=config.seed,
         reuse_results=config.reuse_results,
         recycle_every=config.recycle_every,
+        references=references,
+        on_trial=on_trial,
+        tensorboard=config.tensorboard and role != "worker",
     )
-    tuner.references = references
-    tuner.on_trial = on_trial
     if role != "worker":  # after the tuner: `overwrite` empties the project
         run_file.write({"search": "multi-trial"}, config.identity())
-    if config.tensorboard and role != "worker":  # after the tuner: `overwrite` empties the project
-        from search.results.tensorboard_log import TensorBoardLog
-
-        tuner.tensorboard = TensorBoardLog(os.path.join(tuner.project_dir, "tensorboard"), space)
     log.info(
         "search: space %s (%.3g architectures), %s, %d trials, target %.2f ms (%s), backend %s",
         config.space,

@@ -11,21 +11,24 @@ Imports the builder, data/training and tflite_bench; the controller and reward s
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import logging
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import keras_tuner
 from keras_tuner.engine import base_tuner
 
 from mnasnet_tf import arch_string, stats
+from search.controllers import reward as reward_lib
 from search.controllers.reward import RewardConfig
 from search.latency.meter import LatencyMeter
 from search.multitrial import records as records_lib
+from search.multitrial.config import SearchConfig
 from search.multitrial.hypermodel import ArchHyperModel
 from search.proxy.task import FixedData, ProxyData, ProxyTask
 from search.proxy.worker import (
@@ -37,7 +40,7 @@ from search.proxy.worker import (
 from search.results import report
 from search.results.tensorboard_log import TensorBoardLog
 from search.spaces.base import SearchSpace
-from tflite_bench import files
+from tflite_bench import checks, files
 
 log = logging.getLogger("mnasnet_tf.search")
 
@@ -56,6 +59,24 @@ _REUSED_METRICS = (
 )
 
 
+def _check_objective(objective: Any) -> None:
+    """The search maximises the reward: None, 'reward' or Objective('reward', 'max')."""
+    name = getattr(objective, "name", objective)
+    direction = getattr(objective, "direction", "max")
+    if objective is not None and (name != "reward" or direction != "max"):
+        raise ValueError(
+            "MnasTuner maximises the MnasNet reward ACC·(LAT/T)^w: objective must be None or "
+            f"'reward'; got {objective!r} (choose the reward with reward=soft(...)/hard(...))"
+        )
+
+
+def default_target_ms(meter: LatencyMeter) -> float:
+    """The default latency target T: MobileNetV2's latency on `meter`."""
+    from mnasnet_tf import zoo
+
+    return meter.figure(meter.measure(zoo.get_arch("mobilenet-v2"), name="mobilenet-v2"))
+
+
 class MnasTuner(base_tuner.BaseTuner):
     """keras-tuner tuner whose trial trains a sampled architecture on the proxy task, measures
     its latency and reports the MnasNet reward. Failures (NaN loss, out of memory, conversion
@@ -63,22 +84,83 @@ class MnasTuner(base_tuner.BaseTuner):
 
     def __init__(
         self,
-        oracle: keras_tuner.Oracle,
+        oracle: keras_tuner.Oracle | None = None,
         *,
-        space: SearchSpace,
-        reward: RewardConfig,
-        proxy: ProxyTask,
-        meter: LatencyMeter,
-        directory: str,
-        project_name: str,
+        space: SearchSpace | str = "mnasnet",
+        objective: Any = None,
+        max_trials: int | None = None,
+        seed: int | None = None,
+        reward: RewardConfig | None = None,
+        proxy: ProxyTask | None = None,
+        meter: LatencyMeter | None = None,
+        directory: str = "runs",
+        project_name: str = "search",
         overwrite: bool = False,
         write_reports: bool = True,
-        search_seed: int = 0,
+        search_seed: int | None = None,
         reuse_results: bool = True,
         recycle_every: int = DEFAULT_RECYCLE_EVERY,
+        references: Sequence[report.ReferencePoint] = (),
+        on_trial: Callable[[dict[str, Any], list[dict[str, Any]]], None] | None = None,
+        tensorboard: bool = False,
+        **kwargs: Any,
     ) -> None:
+        """Built like keras-tuner's own tuners: `MnasTuner(space="mnasnet", max_trials=20,
+        directory="runs", project_name="search")` makes its oracle (REINFORCE on independent
+        categoricals, `search.multitrial.oracle.MnasOracle`) and its collaborators with
+        `mnasnet-search`'s defaults: the proxy task (32², 3 epochs, 10 classes), a local LiteRT
+        latency meter at 224² caching in the project, and the soft reward with w = -0.07 and
+        T = MobileNetV2's latency on that meter (measured once, here).
+
+        Args:
+          oracle: a ready oracle (then `max_trials` and `seed` are its own and not given here).
+          space: a registered space name or a `SearchSpace`.
+          objective: None or 'reward' (maximised): the search maximises the MnasNet reward.
+          max_trials, seed: of the oracle this tuner makes (defaults 20 and 0).
+          reward, proxy, meter: the reward, the proxy task, the latency meter.
+          search_seed: seeds every proxy run with the architecture (default: `seed`, or 0).
+          references: reference points for the reports (zoo models on the same proxy).
+          on_trial: `on_trial(record, records)` after each trial this process ends.
+          tensorboard: write TensorBoard logs to <project>/tensorboard as trials end.
+          **kwargs: keras-tuner's BaseTuner arguments (e.g. `logger`, `tuner_id`).
+
+        Raises:
+          ValueError: naming a bad objective, space, or `oracle` given with `max_trials`/`seed`.
+        """
         if not isinstance(recycle_every, int) or recycle_every < 0:
             raise ValueError(f"recycle_every must be an integer ≥ 0; got {recycle_every!r}")
+        _check_objective(objective)
+        if isinstance(space, str):
+            from search.spaces.registry import get_space
+
+            space = get_space(space)
+        if oracle is not None and (max_trials is not None or seed is not None):
+            raise ValueError(
+                "give either a ready oracle= or max_trials=/seed= for the oracle this tuner "
+                f"makes, not both (max_trials={max_trials!r}, seed={seed!r})"
+            )
+        defaults = SearchConfig()  # mnasnet-search's defaults
+        project_dir = os.path.join(directory, project_name)
+        if proxy is None:
+            proxy = defaults.proxy_task(classes=10)
+        if meter is None:
+            os.makedirs(project_dir, exist_ok=True)  # the meter's cache lives in the project
+            meter = defaults.latency_meter(
+                proxy.classes, cache_path=os.path.join(project_dir, "latency_cache.json")
+            )
+        if reward is None:
+            reward = reward_lib.soft(target_ms=default_target_ms(meter))
+        if oracle is None:
+            from search.multitrial.oracle import MnasOracle
+
+            oracle = MnasOracle(
+                space=space,
+                reward=reward,
+                max_trials=defaults.max_trials if max_trials is None else max_trials,
+                seed=defaults.seed if seed is None else seed,
+            )
+        if search_seed is None:
+            search_seed = 0 if seed is None else seed
         self.space = space
         self.reuse_results = reuse_results
         self.recycle_every = recycle_every
@@ -89,7 +171,7 @@ class MnasTuner(base_tuner.BaseTuner):
         self.proxy = proxy
         self.meter = meter
         self.write_reports = write_reports
-        self.references: list[report.ReferencePoint] = []
+        self.references: list[report.ReferencePoint] = list(references)
         self._best_reward = -math.inf
         self._started = time.time()
         self._trials_this_run = 0
@@ -106,16 +188,22 @@ class MnasTuner(base_tuner.BaseTuner):
             directory=directory,
             project_name=project_name,
             overwrite=overwrite,
+            **kwargs,
         )
         # Set after the base class: given to it, keras-tuner would build a model at start-up.
         self.hypermodel = ArchHyperModel(
             space, image_size=proxy.image_size, classes=proxy.classes, name=project_name
         )
         self.data: ProxyData | FixedData | None = None
-        self.on_trial: Callable[[dict[str, Any], list[dict[str, Any]]], None] | None = None
-        # TensorBoard logs, written as each trial ends (run_search sets it on a single process
-        # or a chief; a chief's trials end in its workers, so it writes them after the search).
-        self.tensorboard: TensorBoardLog | None = None
+        self.on_trial = on_trial
+        # TensorBoard logs, written as each trial ends (on a single process or a chief; a
+        # chief's trials end in its workers, so run_search writes them after the search). After
+        # the base class: `overwrite` empties the project.
+        self.tensorboard: TensorBoardLog | None = (
+            TensorBoardLog(os.path.join(self.project_dir, "tensorboard"), space)
+            if tensorboard
+            else None
+        )
         # A resumed search keeps the best trained model so far: only a better trial replaces it.
         best = report.best_record(self.records())
         if best is not None:
@@ -123,11 +211,17 @@ class MnasTuner(base_tuner.BaseTuner):
 
     # ---- the trial -----------------------------------------------------------------------
 
-    def run_trial(self, trial, data, validation_data=None, **kwargs) -> dict[str, float]:
+    def run_trial(
+        self, trial, data=None, validation_data=None, verbose: int = 1
+    ) -> dict[str, float]:
         """Builds, proxy-trains (seeded by the search seed and the architecture, `proxy.repeats`
         times) and measures the trial's architecture; returns its metrics. `data` is a
-        `ProxyData`, or a ready-made training pipeline with `validation_data`."""
+        `ProxyData`, a ready-made training pipeline with `validation_data`, or None (the
+        bundled digits at the proxy's resolution)."""
+        del verbose  # keras-tuner's display verbosity; proxy training has its own
         arch = self.space.from_hyperparameters(trial.hyperparameters.values)
+        if data is None:
+            data = self.data if self.data is not None else self.default_data()
         if not isinstance(data, (ProxyData, FixedData)):
             data = FixedData(data, validation_data)
         self.data = data  # for get_best_models, which may retrain
@@ -267,12 +361,55 @@ class MnasTuner(base_tuner.BaseTuner):
             self._worker.close()
         self._in_process.close()
 
-    def search(self, *fit_args, **fit_kwargs) -> None:
+    def search(
+        self,
+        data: Any = None,
+        validation_data: Any = None,
+        *,
+        epochs: int | None = None,
+        verbose: int = 1,
+        **kwargs: Any,
+    ) -> None:
         """keras-tuner's search (in a chief: serving the workers until they are done); then, in a
-        single process or the chief, only the best trial's trained model is kept."""
-        super().search(*fit_args, **fit_kwargs)
+        single process or the chief, only the best trial's trained model is kept.
+
+        Args:
+          data: a `search.proxy.task.ProxyData`, a training pipeline (with `validation_data`),
+            or None: the bundled digits at the proxy's resolution.
+          validation_data: the held-out pipeline the reward's accuracy is measured on, with a
+            ready-made `data` pipeline.
+          epochs: proxy epochs per trial for this search (default: the proxy task's).
+          verbose: keras-tuner's display (0 silent, 1 a summary per trial).
+
+        Raises:
+          ValueError: `callbacks=` (a trial trains in a recycled child process, where callbacks
+            cannot follow; `on_trial=` and `tensorboard=True` report each trial instead), or
+            any other keyword of `Model.fit`, named.
+        """
+        if "callbacks" in kwargs:
+            raise ValueError(
+                "MnasTuner.search does not take callbacks: each trial trains in a recycled child "
+                "process (recycle_every), where Keras callbacks cannot follow. For per-trial "
+                "progress pass on_trial=callable (or tensorboard=True) to MnasTuner."
+            )
+        if kwargs:
+            raise ValueError(
+                "MnasTuner.search takes data, validation_data, epochs and verbose; got "
+                f"{', '.join(sorted(kwargs))} (the proxy task sets batch size, steps and "
+                "learning rate: pass proxy=ProxyTask(...) to MnasTuner)"
+            )
+        if epochs is not None:
+            if not checks.is_positive_int(epochs):
+                raise ValueError(f"epochs must be a positive integer; got {epochs!r}")
+            self.proxy = dataclasses.replace(self.proxy, epochs=epochs)
+        args = () if data is None and validation_data is None else (data, validation_data)
+        super().search(*args, verbose=verbose)
         if not self.is_worker:
             self.keep_best_model()
+
+    def default_data(self) -> ProxyData:
+        """The bundled digits at the proxy's resolution, split by the search seed."""
+        return ProxyData("digits", image_size=self.proxy.image_size, split_seed=self.search_seed)
 
     def model_path(self, trial_id: str) -> str:
         """Where trial `trial_id`'s trained model is kept (`trial_<id>/model.keras`), if it is."""
