@@ -46,8 +46,38 @@ def test_a_ready_oracle_and_the_collaborators_still_work(tmp_path):
     assert tuner.oracle is oracle and tuner.search_seed == 9
     assert tuner.tensorboard is not None
     assert tuner.tensorboard.log_dir.startswith(str(tmp_path / "p"))
-    with pytest.raises(ValueError, match="either a ready oracle= or max_trials=/seed="):
-        _tuner(tmp_path, oracle=oracle, max_trials=5)
+    with pytest.raises(ValueError, match="got oracle= with max_trials=5, policy='lstm'"):
+        _tuner(tmp_path, oracle=oracle, max_trials=5, policy="lstm")
+
+
+def test_the_oracle_it_makes_takes_keras_tuners_oracle_arguments(tmp_path):
+    tuner = _tuner(
+        tmp_path,
+        algorithm="random",
+        max_retries_per_trial=2,
+        max_consecutive_failed_trials=0,
+    )
+    oracle = tuner.oracle
+    assert oracle.algorithm == "random" and oracle.max_retries_per_trial == 2
+    assert oracle.consecutive_failure_limit is None  # 0: never stop
+    assert oracle.max_trials == 20 and tuner.search_seed == 0  # mnasnet-search's defaults
+    assert oracle.worker_timeout_s == 1800.0
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"algorithm": "evolution"}, "algorithm must be one of .*; got 'evolution'"),
+        ({"policy": "gru"}, "policy must be one of .*; got 'gru'"),
+        ({"max_trials": 0}, "max_trials must be an integer >= 1; got 0"),
+        ({"max_retries_per_trial": -1}, "max_retries_per_trial must be an integer >= 0; got -1"),
+        ({"seed": "1"}, "seed must be an integer; got '1'"),
+    ],
+)
+def test_a_bad_oracle_argument_is_refused_before_anything_is_measured(tmp_path, kwargs, message):
+    with pytest.raises(ValueError, match=message):  # meter=None: nothing measured before this
+        tuner_module.MnasTuner(directory=str(tmp_path), project_name="p", **kwargs)
+    assert not (tmp_path / "p").exists()
 
 
 @pytest.mark.parametrize("objective", [None, "reward", keras_tuner.Objective("reward", "max")])
@@ -69,7 +99,7 @@ def test_an_unknown_space_is_refused_naming_it(tmp_path):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"callbacks": []}, "does not take callbacks: each trial trains in a recycled child"),
+        ({"callbacks": []}, "does not take callbacks: .* cannot be pickled"),
         ({"batch_size": 32}, "takes data, validation_data, epochs and verbose; got batch_size"),
         ({"epochs": 0}, "epochs must be a positive integer; got 0"),
     ],

@@ -1,14 +1,11 @@
 """`run_search(config)`: one architecture search from a `SearchConfig`, as the library runs it.
 
 Owns the sequence of a search: distribution variables, the data, the latency meter, the estimate
-of its wall time (search/multitrial/estimate.py; the first log line), the reference
-models (latency, and proxy accuracy), the target T, the reward, the oracle and the tuner, the
-search itself, the reports and the export of the best model (checked by
-search/results/export_check.py);
-and `SearchResult`, what it returns.
-The binary `mnasnet-search` (search/cli/mnasnet_search.py) is flags → `SearchConfig` → `run_search`
-→ a printed
-summary; a notebook calls `run_search` directly.
+of its wall time (search/multitrial/estimate.py; the first log line), the reference models
+(latency, and proxy accuracy), the target T, the reward, the oracle and the tuner, the search
+itself, the reports and the export of the best model (checked by search/results/export_check.py);
+and `SearchResult`, what it returns. The binary `mnasnet-search` (search/cli/mnasnet_search.py) is
+flags → `SearchConfig` → `run_search` → a printed summary; a notebook calls `run_search` directly.
 
 Imports TensorFlow (through the tuner and the data) lazily, when the search starts.
 """
@@ -19,7 +16,7 @@ import dataclasses
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from search.multitrial import preflight
@@ -27,8 +24,10 @@ from search.multitrial.config import SearchConfig
 from search.results import run_folder
 
 if TYPE_CHECKING:  # the types only: the tuner imports keras-tuner and TensorFlow
+    from search.latency.meter import LatencyMeter
     from search.multitrial.oracle import FailureStop
     from search.multitrial.tuner import MnasTuner
+    from search.proxy.task import ProxyData, ProxyTask
     from search.results.export_check import ExportCheck
     from search.results.report import ReferencePoint
 
@@ -278,12 +277,19 @@ def project_run_file(config: SearchConfig) -> run_folder.StateFile:
     )
 
 
-def load_data(config: SearchConfig):
+def load_data(config: SearchConfig) -> ProxyData:
     """The proxy task's data (`search.proxy.task.ProxyData`); ValueError naming a bad data set."""
     return config.proxy_data()
 
 
-def proxy_references(config: SearchConfig, meter, proxy, data, *, measure_only: bool):
+def proxy_references(
+    config: SearchConfig,
+    meter: LatencyMeter,
+    proxy: ProxyTask,
+    data: ProxyData,
+    *,
+    measure_only: bool,
+) -> list[ReferencePoint]:
     """The reference points: each model's latency on `meter`, and (unless `measure_only` or
     `config.train_references` is off) its accuracy on the proxy, cached in the project."""
     from search.multitrial import references as references_module
@@ -315,7 +321,7 @@ def proxy_references(config: SearchConfig, meter, proxy, data, *, measure_only: 
     )
 
 
-def default_target(meter, references) -> float:
+def default_target(meter: LatencyMeter, references: Sequence[ReferencePoint]) -> float:
     """The default latency target T: MobileNetV2's latency on the search's backend."""
     for point in references:
         if point.name == "mobilenet-v2":
@@ -325,7 +331,7 @@ def default_target(meter, references) -> float:
     return meter.figure(meter.measure(zoo.get_arch("mobilenet-v2"), name="mobilenet-v2"))
 
 
-def export_best(tuner, data) -> dict[str, str]:
+def export_best(tuner: MnasTuner, data: ProxyData) -> dict[str, str]:
     """Exports the best trial's trained model as float32 and int8 .tflite; returns
     quantization → path (empty when no trial completed)."""
     import keras
@@ -366,11 +372,12 @@ def export_best(tuner, data) -> dict[str, str]:
     return written
 
 
-def check_export(config: SearchConfig, tuner, data, exported: dict[str, str]):
-    """The `search.results.export_check.ExportCheck` of the exported files of the best trial: top-1
-    and
-    int8/float32 agreement on the proxy's held-out split, latency on this host at the proxy
-    resolution, and the `mnasnet-train` command that trains the architecture for shipping."""
+def check_export(
+    config: SearchConfig, tuner: MnasTuner, data: ProxyData, exported: dict[str, str]
+) -> ExportCheck:
+    """The check of the exported files of the best trial: top-1 and int8/float32 agreement on
+    the proxy's held-out split, latency on this host at the proxy resolution, and the
+    `mnasnet-train` command that trains the architecture for shipping."""
     from search.results import export_check, report
     from tflite_bench.backends import LocalBackend
 

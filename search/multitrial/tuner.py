@@ -70,6 +70,23 @@ def _check_objective(objective: Any) -> None:
         )
 
 
+def _check_oracle_args(given: dict[str, Any]) -> None:
+    """The arguments of the oracle a tuner makes, checked before anything is measured."""
+    from search.controllers import controller
+
+    for name, choices in (("algorithm", controller.ALGORITHMS), ("policy", controller.POLICIES)):
+        if name in given:
+            checks.require_one_of(name, given[name], choices, prefix="")
+    for name, least in (
+        ("max_trials", 1),
+        ("max_retries_per_trial", 0),
+        ("max_consecutive_failed_trials", 0),
+        ("seed", None),
+    ):
+        if name in given:
+            checks.require_int(name, given[name], minimum=least, prefix="")
+
+
 def default_target_ms(meter: LatencyMeter) -> float:
     """The default latency target T: MobileNetV2's latency on `meter`."""
     from mnasnet_tf import zoo
@@ -90,6 +107,10 @@ class MnasTuner(base_tuner.BaseTuner):
         objective: Any = None,
         max_trials: int | None = None,
         seed: int | None = None,
+        algorithm: str | None = None,
+        policy: str | None = None,
+        max_retries_per_trial: int | None = None,
+        max_consecutive_failed_trials: int | None = None,
         reward: RewardConfig | None = None,
         proxy: ProxyTask | None = None,
         meter: LatencyMeter | None = None,
@@ -113,10 +134,14 @@ class MnasTuner(base_tuner.BaseTuner):
         T = MobileNetV2's latency on that meter (measured once, here).
 
         Args:
-          oracle: a ready oracle (then `max_trials` and `seed` are its own and not given here).
+          oracle: a ready oracle (then the oracle's own arguments below are not given here).
           space: a registered space name or a `SearchSpace`.
           objective: None or 'reward' (maximised): the search maximises the MnasNet reward.
           max_trials, seed: of the oracle this tuner makes (defaults 20 and 0).
+          algorithm, policy: its controller (one of `search.controllers.controller.ALGORITHMS`
+            and of `POLICIES`; defaults 'reinforce' and 'independent', as mnasnet-search's).
+          max_retries_per_trial, max_consecutive_failed_trials: as in keras-tuner's tuners
+            (defaults 0 and 10; 0 consecutive failures: never stop).
           reward, proxy, meter: the reward, the proxy task, the latency meter.
           search_seed: seeds every proxy run with the architecture (default: `seed`, or 0).
           references: reference points for the reports (zoo models on the same proxy).
@@ -125,7 +150,8 @@ class MnasTuner(base_tuner.BaseTuner):
           **kwargs: keras-tuner's BaseTuner arguments (e.g. `logger`, `tuner_id`).
 
         Raises:
-          ValueError: naming a bad objective, space, or `oracle` given with `max_trials`/`seed`.
+          ValueError: naming a bad objective, space, or an oracle argument given with
+            `oracle`.
         """
         if not isinstance(recycle_every, int) or recycle_every < 0:
             raise ValueError(f"recycle_every must be an integer ≥ 0; got {recycle_every!r}")
@@ -134,11 +160,21 @@ class MnasTuner(base_tuner.BaseTuner):
             from search.spaces.registry import get_space
 
             space = get_space(space)
-        if oracle is not None and (max_trials is not None or seed is not None):
+        oracle_args = {
+            "max_trials": max_trials,
+            "seed": seed,
+            "algorithm": algorithm,
+            "policy": policy,
+            "max_retries_per_trial": max_retries_per_trial,
+            "max_consecutive_failed_trials": max_consecutive_failed_trials,
+        }
+        given = {name: value for name, value in oracle_args.items() if value is not None}
+        if oracle is not None and given:
             raise ValueError(
-                "give either a ready oracle= or max_trials=/seed= for the oracle this tuner "
-                f"makes, not both (max_trials={max_trials!r}, seed={seed!r})"
+                "give either a ready oracle= or the arguments of the oracle this tuner makes, "
+                f"not both; got oracle= with {', '.join(f'{k}={v!r}' for k, v in given.items())}"
             )
+        _check_oracle_args(given)  # before the default reward measures MobileNetV2
         defaults = SearchConfig()  # mnasnet-search's defaults
         project_dir = os.path.join(directory, project_name)
         if proxy is None:
@@ -158,6 +194,15 @@ class MnasTuner(base_tuner.BaseTuner):
                 reward=reward,
                 max_trials=defaults.max_trials if max_trials is None else max_trials,
                 seed=defaults.seed if seed is None else seed,
+                algorithm=defaults.algorithm if algorithm is None else algorithm,
+                policy=defaults.policy if policy is None else policy,
+                worker_timeout_s=defaults.worker_timeout_s,
+                max_retries_per_trial=max_retries_per_trial or 0,
+                max_consecutive_failed_trials=(
+                    defaults.max_consecutive_failed_trials
+                    if max_consecutive_failed_trials is None
+                    else max_consecutive_failed_trials
+                ),
             )
         if search_seed is None:
             search_seed = 0 if seed is None else seed
@@ -378,19 +423,22 @@ class MnasTuner(base_tuner.BaseTuner):
             or None: the bundled digits at the proxy's resolution.
           validation_data: the held-out pipeline the reward's accuracy is measured on, with a
             ready-made `data` pipeline.
-          epochs: proxy epochs per trial for this search (default: the proxy task's).
+          epochs: proxy epochs per trial (default: the proxy task's); it becomes the tuner's
+            `proxy.epochs`, so a best model retrained later trains as long as its trial did.
           verbose: keras-tuner's display (0 silent, 1 a summary per trial).
 
         Raises:
-          ValueError: `callbacks=` (a trial trains in a recycled child process, where callbacks
-            cannot follow; `on_trial=` and `tensorboard=True` report each trial instead), or
-            any other keyword of `Model.fit`, named.
+          ValueError: `callbacks=` (a trial trains in a recycled child process, where Keras
+            callbacks cannot be pickled, and the in-process trainer of recycle_every=0 takes
+            none; `on_trial=` and `tensorboard=True` report each trial instead), or any other
+            keyword of `Model.fit`, named.
         """
         if "callbacks" in kwargs:
             raise ValueError(
                 "MnasTuner.search does not take callbacks: each trial trains in a recycled child "
-                "process (recycle_every), where Keras callbacks cannot follow. For per-trial "
-                "progress pass on_trial=callable (or tensorboard=True) to MnasTuner."
+                "process (recycle_every > 0), where Keras callbacks cannot be pickled, and the "
+                "in-process trainer (recycle_every=0) takes none either. For per-trial progress "
+                "pass on_trial=callable(record, records) or tensorboard=True to MnasTuner."
             )
         if kwargs:
             raise ValueError(
