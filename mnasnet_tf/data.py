@@ -1,4 +1,4 @@
-"""Input pipelines: tfds image-classification sets, image folders and the bundled digits set.
+"""Input pipelines: tfds image-classification sets, image folders, Fashion-MNIST and digits.
 
 `load(name, split=..., image_size=..., batch_size=...)` is the one entry point (and
 `verify_folder(path)` checks a folder data set's images). Sources:
@@ -19,12 +19,18 @@
   sub-split API for the validation hold-out and decodes every image before a filter could drop
   it;
 - `digits`: scikit-learn's bundled 8×8 handwritten digits (1797 real images, 10 classes, no
-  download), upsampled to `image_size`: the default offline data set.
+  download), upsampled to `image_size`: the default offline data set;
+- `fashion_mnist`: Fashion-MNIST's four original idx files (60 000 train / 10 000 test 28×28
+  grey images, 10 classes), found offline in `data_dir`, Keras' cache or Debian's
+  `dataset-fashion-mnist` (fashion_mnist.py reads them); without them, a tfds-prepared
+  `fashion_mnist` (or `download=True`) goes the tfds way above.
 
 Splits: `train`; `validation`, a held-out part of the training data (the search reads its reward
 from it, as MnasNet held out 50K ImageNet training images), fixed by `seed` and disjoint from
 `train`; `test`, the set's own test split (its official validation split when it has no test
-split, as for imagenet2012; a fixed 20% stratified split for digits).
+split, as for imagenet2012; a fixed 20% stratified split for digits). Fashion-MNIST's hold-out is
+stratified (each class in proportion). `train_subset` keeps a stratified, seeded part of the
+train split (digits, fashion_mnist's idx files and folders; a tfds set refuses it).
 
 Preprocessing (augmentation, resizing) is in preprocessing.py. One normalisation convention:
 every pipeline yields `(float32 RGB images in [0, 255], int32 labels)` batches and the models
@@ -46,6 +52,7 @@ import socket
 import numpy as np
 import tensorflow as tf
 
+from mnasnet_tf import fashion_mnist
 from mnasnet_tf.preprocessing import SMALL_IMAGE_MAX, preprocess, resolve_augment
 from tflite_bench import checks
 
@@ -129,7 +136,30 @@ def _select(split: str, num_train: int, validation_size, seed: int) -> np.ndarra
     return np.setdiff1d(np.arange(num_train), held_out)
 
 
-def _digits(split: str, validation_size, seed: int):
+def _stratified(labels: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+    """Sorted positions of `count` of `labels`, each class in proportion to its share (largest
+    remainders first, ties to the lower label), drawn within each class by `rng`."""
+    _, inverse, sizes = np.unique(labels, return_inverse=True, return_counts=True)
+    take, remainders = np.divmod(sizes * count, len(labels))
+    take[np.argsort(-remainders, kind="stable")[: count - int(take.sum())]] += 1
+    picks = [rng.permutation(np.flatnonzero(inverse == c))[:k] for c, k in enumerate(take)]
+    return np.sort(np.concatenate(picks))
+
+
+def _train_subset(keep: np.ndarray, labels: np.ndarray, train_subset, seed: int, name: str):
+    """`keep` (positions of the train split in `labels`) cut to a stratified `train_subset` of
+    them, fixed by `seed` (a stream apart from the hold-out's); `keep` itself for None."""
+    if train_subset is None:
+        return keep
+    if train_subset > len(keep):
+        raise ValueError(
+            f"train_subset={train_subset} is larger than the {len(keep)} examples of the 'train' "
+            f"split of {name!r} (what the validation hold-out leaves); use at most {len(keep)}"
+        )
+    return keep[_stratified(labels[keep], train_subset, np.random.default_rng([seed, 1]))]
+
+
+def _digits(split: str, validation_size, seed: int, train_subset: int | None):
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
@@ -143,6 +173,8 @@ def _digits(split: str, validation_size, seed: int):
         x, y = test_x, test_y
     else:
         keep = _select(split, len(pool_x), validation_size, seed)
+        if split == "train":
+            keep = _train_subset(keep, pool_y, train_subset, seed, "digits")
         x, y = pool_x[keep], pool_y[keep]
     names = tuple(str(i) for i in range(10))
     return tf.data.Dataset.from_tensor_slices((x, y)), names, len(x), False
@@ -248,7 +280,7 @@ def verify_folder(path: str) -> int:
     return len(files)
 
 
-def _folder(path: str, split: str, validation_size, seed: int):
+def _folder(path: str, split: str, validation_size, seed: int, train_subset: int | None):
     if not os.path.isdir(path):
         raise ValueError(f"folder data set: {path!r} is not a directory")
     train_root = os.path.join(path, "train")
@@ -278,7 +310,11 @@ def _folder(path: str, split: str, validation_size, seed: int):
     files = [(f, names.index(c)) for c in sorted(chosen) for f in chosen[c]]
     _check_headers(path, [f for f, _ in files])
     if split != "test":
-        files = [files[i] for i in _select(split, len(files), validation_size, seed)]
+        keep = _select(split, len(files), validation_size, seed)
+        if split == "train":
+            labels = np.array([label for _, label in files])
+            keep = _train_subset(keep, labels, train_subset, seed, f"folder:{path}")
+        files = [files[i] for i in keep]
     paths = tf.constant([f for f, _ in files])
     labels = tf.constant([label for _, label in files], tf.int32)
 
@@ -353,7 +389,8 @@ def _tfds(name, split, validation_size, seed, data_dir, download, manual_dir):
     except tfds.core.registered.DatasetNotFoundError:
         raise ValueError(
             f"unknown data set {name!r}: expected 'digits', 'folder:<path>' or a tfds "
-            "image-classification set (cifar10, cifar100, imagenet2012, imagenette, mnist, ...)"
+            "image-classification set (fashion_mnist, cifar10, cifar100, imagenet2012, "
+            "imagenette, mnist, ...)"
         ) from None
     features = builder.info.features
     keys = builder.info.supervised_keys
@@ -420,10 +457,45 @@ def _tfds(name, split, validation_size, seed, data_dir, download, manual_dir):
     return dataset, names, num_examples, cacheable
 
 
+def _fashion_mnist(split, validation_size, seed, train_subset, data_dir, download, manual_dir):
+    directory, searched = fashion_mnist.find(data_dir)
+    if directory is None:  # a tfds-prepared fashion_mnist (or download=True) will do
+        try:
+            source = _tfds(
+                "fashion_mnist", split, validation_size, seed, data_dir, download, manual_dir
+            )
+        except DatasetNotPreparedError as error:
+            raise DatasetNotPreparedError(
+                f"{fashion_mnist.not_found_message(searched)}. Or, for tfds' copy: {error}"
+            ) from None
+        if train_subset is not None:
+            raise ValueError(_NO_SUBSET.format(name="fashion_mnist (found no idx files)"))
+        return source
+    images, labels = fashion_mnist.read_split(directory, "test" if split == "test" else "train")
+    if split == "test":
+        keep = np.arange(len(labels))
+    else:
+        held = _validation_count(validation_size, len(labels))
+        held_out = _stratified(labels, held, np.random.default_rng(seed))
+        if split == "validation":
+            keep = held_out
+        else:
+            keep = np.setdiff1d(np.arange(len(labels)), held_out)
+            keep = _train_subset(keep, labels, train_subset, seed, "fashion_mnist")
+    dataset = tf.data.Dataset.from_tensor_slices((images[keep][..., None], labels[keep]))
+    return dataset, fashion_mnist.CLASS_NAMES, len(keep), False
+
+
+_NO_SUBSET = (
+    "train_subset needs the labels in memory: digits, fashion_mnist read from its idx files and "
+    "folder:<path> sets take it, the tfds set {name} does not; pass train_subset=None"
+)
+
+
 def default_image_size(name: str, *, data_dir: str | None = None) -> int:
     """A training resolution for `name`: the images' own size (at least 32, the smallest the
-    models take) for digits and tfds sets of images up to 64 px, else 224."""
-    if name == "digits":
+    models take) for digits, fashion_mnist and tfds sets of images up to 64 px, else 224."""
+    if name in ("digits", "fashion_mnist"):
         return 32
     if name.startswith("folder:"):
         return 224
@@ -450,6 +522,7 @@ def load(
     download: bool = False,
     manual_dir: str | None = None,
     validation_size: int | float | None = None,
+    train_subset: int | None = None,
     seed: int = 0,
     augment: str | None = None,
     shuffle: bool | None = None,
@@ -459,21 +532,26 @@ def load(
     """A batched `(image, label)` pipeline and its DatasetInfo.
 
     Args:
-      name: 'digits', 'folder:<path>' or a tfds image-classification set name.
+      name: 'digits', 'fashion_mnist', 'folder:<path>' or a tfds image-classification set.
       split: 'train', 'validation' (held out from train by `seed`) or 'test'.
       image_size: output height and width.
       batch_size: images per batch.
-      data_dir: tfds data directory (None: tfds' default).
+      data_dir: tfds data directory (None: tfds' default); for fashion_mnist, searched first
+        for the idx files (directly or in its fashion-mnist/ sub-folder).
       download: let tfds download and prepare a missing set (needs network; fails fast without).
       manual_dir: where manually downloaded archives are (imagenet2012).
       validation_size: held-out count, fraction in (0, 1), or None for `default_validation_size`.
+      train_subset: train on this many examples of the train split (after the hold-out), a
+        stratified sample fixed by `seed`; None: all. Validation and test never change. Not for
+        tfds sets.
       seed: fixes the validation hold-out (and, unless `shuffle_seed` is given, the shuffle
         order and the augmentation).
       shuffle_seed: fixes the shuffle order and the augmentation of the train split (None:
         `seed`). A new pipeline with the same seeds yields the same batches, element by
         element, however many pipelines were made before it.
       augment: one of preprocessing.AUGMENTATIONS; None = 'auto' (pad_crop for digits,
-        pad_crop_flip up to 64², resized_crop_flip above). Only the train split is augmented.
+        pad_crop_flip for fashion_mnist and up to 64², resized_crop_flip above). Only the train
+        split is augmented.
       shuffle: default True for the train split only.
       drop_remainder: default True for the train split only (every step sees a full batch).
 
@@ -487,14 +565,23 @@ def load(
             raise ValueError(f"{arg} must be a positive integer; got {value!r}")
     if not isinstance(name, str) or not name:
         raise ValueError(f"data set name must be a non-empty string; got {name!r}")
+    if train_subset is not None and not checks.is_positive_int(train_subset):
+        raise ValueError(f"train_subset must be a positive integer or None; got {train_subset!r}")
     training = split == "train"
     if augment is None and name.startswith("folder:"):
         augment = _folder_metadata(os.path.expanduser(name[len("folder:") :])).get("augment")
     augment = resolve_augment(augment, name=name, image_size=image_size) if training else "none"
     if name == "digits":
-        source = _digits(split, validation_size, seed)
+        source = _digits(split, validation_size, seed, train_subset)
+    elif name == "fashion_mnist":
+        source = _fashion_mnist(
+            split, validation_size, seed, train_subset, data_dir, download, manual_dir
+        )
     elif name.startswith("folder:"):
-        source = _folder(os.path.expanduser(name[len("folder:") :]), split, validation_size, seed)
+        path = os.path.expanduser(name[len("folder:") :])
+        source = _folder(path, split, validation_size, seed, train_subset)
+    elif train_subset is not None:
+        raise ValueError(_NO_SUBSET.format(name=repr(name)))
     else:
         source = _tfds(name, split, validation_size, seed, data_dir, download, manual_dir)
     dataset, class_names, num_examples, cacheable = source

@@ -23,8 +23,10 @@ CROP_PADDING = 32
 
 def resolve_augment(augment: str | None, *, name: str, image_size: int) -> str:
     """The augmentation `augment` means for data set `name` at `image_size`: None or 'auto' →
-    'pad_crop' for digits (a flipped digit is another digit or none), 'pad_crop_flip' up to
-    64², 'resized_crop_flip' above; anything else must be one of AUGMENTATIONS."""
+    'pad_crop' for digits (a flipped digit is another digit or none), 'pad_crop_flip' for
+    fashion_mnist at any size (28² photos upsampled: a random resized crop would cut most of the
+    garment away; a flipped garment is the same garment) and up to 64², 'resized_crop_flip'
+    above; anything else must be one of AUGMENTATIONS."""
     augment = "auto" if augment is None else augment
     if augment not in AUGMENTATIONS:
         raise ValueError(f"augment must be one of {AUGMENTATIONS} or None; got {augment!r}")
@@ -32,6 +34,8 @@ def resolve_augment(augment: str | None, *, name: str, image_size: int) -> str:
         return augment
     if name == "digits":
         return "pad_crop"
+    if name == "fashion_mnist":
+        return "pad_crop_flip"
     return "pad_crop_flip" if image_size <= SMALL_IMAGE_MAX else "resized_crop_flip"
 
 
