@@ -326,9 +326,9 @@ def default_target(meter: LatencyMeter, references: Sequence[ReferencePoint]) ->
     for point in references:
         if point.name == "mobilenet-v2":
             return point.latency_ms
-    from mnasnet_tf import zoo
+    from search.multitrial.tuner import default_target_ms  # imported by run_search already
 
-    return meter.figure(meter.measure(zoo.get_arch("mobilenet-v2"), name="mobilenet-v2"))
+    return default_target_ms(meter)
 
 
 def export_best(tuner: MnasTuner, data: ProxyData) -> dict[str, str]:
