@@ -27,6 +27,7 @@ from search.adapt import training, units
 from search.controllers import reward as reward_lib
 from search.latency.meter import LatencyMeter
 from search.results import figures, report, run_folder
+from search.results.trial_record import TrialRecord
 from tflite_bench import files
 
 log = logging.getLogger("mnasnet_tf.adapt")
@@ -345,27 +346,21 @@ def write_common_reports(state: dict[str, Any], arch: specs.ArchSpec, output_dir
     they share (`search.results.report.summary`: best, front, references, verdict, counts)."""
     check, final, rows = state["check"], state["final"], state["trajectory"]
     score = reward_lib.soft(target_ms=check["target_ms"])
-    records = [
-        {
-            "trial": str(row["iteration"]),
-            "status": "COMPLETED",
-            "arch": arch_string.encode(arch_string.from_json_dict(row["arch"])),
-            "accuracy": row["accuracy"],
-            "latency_ms": row["latency_ms"],
-        }
-        for row in rows[1:]
+    kept = [
+        (str(row["iteration"]), arch_string.from_json_dict(row["arch"]), row) for row in rows[1:]
     ]
-    records.append(
-        {
-            "trial": "adapted",
-            "status": "COMPLETED",
-            "arch": arch_string.encode(arch),
-            "accuracy": final["validation_accuracy"],
-            "latency_ms": check["latency_ms"],
-        }
-    )
-    for record in records:
-        record["reward"] = score(record["accuracy"], record["latency_ms"]).value
+    adapted = {"accuracy": final["validation_accuracy"], "latency_ms": check["latency_ms"]}
+    kept.append(("adapted", arch, adapted))
+    records = [
+        TrialRecord(
+            trial=trial,
+            arch=arch_string.encode(model),
+            accuracy=row["accuracy"],
+            latency_ms=row["latency_ms"],
+            reward=score(row["accuracy"], row["latency_ms"]).value,
+        )
+        for trial, model, row in kept
+    ]
     original_arch = arch_string.from_json_dict(state["original_arch"])
     original = report.ReferencePoint(
         name=f"{original_arch.name or 'the model'} (original)",

@@ -1,6 +1,6 @@
 """The trial records of a search project, and the report files written from them.
 
-Owns `load_records` (one plain dict per trial, rebuilt from keras-tuner's `trial_*/trial.json`
+Owns `load_records` (one `TrialRecord` per trial, rebuilt from keras-tuner's `trial_*/trial.json`
 and the controller's histories in `oracle.json`; read incrementally: only trial files that
 changed are parsed again) and `write_reports` (trials.csv, pareto.csv/png, history.png,
 summary.json, best_arch.json). Works on a finished, resumed or running project alike, in the
@@ -21,6 +21,7 @@ from keras_tuner.engine import trial as trial_module
 
 from mnasnet_tf import arch_string
 from search.results import report
+from search.results.trial_record import TrialRecord
 from search.spaces.base import SearchSpace
 from tflite_bench import files
 
@@ -36,8 +37,8 @@ def load_records(
     cache: dict[str, Any] | None = None,
     entropies: dict[str, float] | None = None,
     baselines: dict[str, float] | None = None,
-) -> list[dict[str, Any]]:
-    """Plain trial records from `<project_dir>/trial_*/trial.json`, in trial order.
+) -> list[TrialRecord]:
+    """Trial records from `<project_dir>/trial_*/trial.json`, in trial order.
 
     Args:
       cache: a dict this function keeps between calls: a trial file unchanged since the last
@@ -60,16 +61,22 @@ def load_records(
         stamp = (info.st_ino, info.st_size, info.st_mtime_ns)
         cached = cache.get(path)
         if cached is not None and cached[0] == stamp:
-            record = dict(cached[1])
+            record = cached[1]
         else:
             record = _load_record(path, space)
             if record is None:
                 continue
-            cache[path] = (stamp, dict(record))
-        if record["trial"] in entropies:
-            record["controller_entropy"] = entropies[record["trial"]]
-        if record["trial"] in baselines:
-            record["controller_baseline"] = baselines[record["trial"]]
+            cache[path] = (stamp, record)
+        histories = {
+            name: values[record["trial"]]
+            for name, values in (
+                ("controller_entropy", entropies),
+                ("controller_baseline", baselines),
+            )
+            if record["trial"] in values
+        }
+        if histories:
+            record = record.replace(**histories)
         records.append(record)
     # Ids are zero-padded to the width of max_trials at creation, so a resumed search with a
     # larger budget mixes widths ('9', '10'): order by number.
@@ -77,7 +84,7 @@ def load_records(
     return records
 
 
-def _load_record(path: str, space: SearchSpace) -> dict[str, Any] | None:
+def _load_record(path: str, space: SearchSpace) -> TrialRecord | None:
     try:
         trial = trial_module.Trial.load(path)
     except (OSError, ValueError, KeyError) as error:
@@ -100,7 +107,7 @@ def _load_record(path: str, space: SearchSpace) -> dict[str, Any] | None:
     record.update(load_provenance(os.path.dirname(path)))
     if trial.message:
         record["reason"] = trial.message
-    return record
+    return TrialRecord.from_mapping(record)
 
 
 def save_provenance(trial_dir: str, provenance: dict[str, Any]) -> None:

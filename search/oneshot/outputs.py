@@ -125,7 +125,7 @@ class Checkpoint:
     def save_final(self, records: list[dict[str, Any]]) -> None:
         """Records the final evaluation so far."""
         state = self._read() or {}
-        state["final"] = records
+        state["final"] = [dict(record) for record in records]
         self._write(state)
 
     def _write(self, state: dict[str, Any]) -> None:

@@ -33,6 +33,7 @@ from search.oneshot import supernet as supernet_lib
 from search.oneshot.algorithms import DnasPolicy, TunasPolicy
 from search.oneshot.config import OneShotConfig
 from search.oneshot.skeleton import Skeleton
+from search.results import trial_record
 from search.spaces import registry as space_registry
 
 log = logging.getLogger("mnasnet_tf.oneshot")
@@ -365,7 +366,7 @@ def run(config: OneShotConfig, *, progress: bool = True) -> dict[str, Any]:
         if time.time() - saved >= config.checkpoint_seconds or epoch + 1 == config.epochs:
             checkpoint.save(search, epoch + 1, history, spent)
             saved = time.time()
-    records = state["final"]
+    records = [trial_record.as_record(r) for r in state["final"]]
     done = {r["arch"] for r in records}
     tick = time.time()
     candidates = search.final_choices()
@@ -380,16 +381,15 @@ def run(config: OneShotConfig, *, progress: bool = True) -> dict[str, Any]:
         accuracy = search.accuracy(arch)
         latency = search.choice_latency(choices)
         records.append(
-            {
-                "trial": len(records),
-                "status": "COMPLETED",
-                "source": source,
-                "arch": text,
-                "accuracy": accuracy,
-                "latency_ms": latency,
-                "latency_source": "table",
-                "reward": search.score(accuracy, latency),
-            }
+            trial_record.TrialRecord(
+                trial=len(records),
+                source=source,
+                arch=text,
+                accuracy=accuracy,
+                latency_ms=latency,
+                latency_source="table",
+                reward=search.score(accuracy, latency),
+            )
         )
         done.add(text)
         if len(records) % 10 == 0:

@@ -3,8 +3,8 @@
 Owns the Pareto front, domination and hypervolume arithmetic, the verdict on the reference
 models (which found trial beats which reference, in numbers and in words) and the files a search
 writes after every trial.
-Reads only plain trial records (dicts), so it can rebuild every report from a search directory
-after the fact. Imports matplotlib lazily (Agg) and never TensorFlow.
+Reads trial records (`TrialRecord`, or plain dicts of its fields), so it can rebuild every
+report from a search directory after the fact. Imports matplotlib lazily (Agg) and never TensorFlow.
 """
 
 from __future__ import annotations
@@ -15,41 +15,11 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from search.results import figures
+from search.results import figures, trial_record
 from tflite_bench import checks, files
 
-TRIAL_COLUMNS = (
-    "trial",
-    "status",
-    "arch",
-    "accuracy",
-    "accuracy_std",
-    "latency_ms",
-    "latency_min_ms",
-    "latency_p90_ms",
-    "latency_std_ms",
-    "latency_source",
-    "latency_predicted_ms",
-    "latency_error_pct",
-    "reward",
-    "params",
-    "macs",
-    "seconds",
-    "train_seconds",
-    "convert_seconds",
-    "measure_seconds",
-    "controller_entropy",
-    "controller_baseline",
-    "cached_from",
-    "latency_backend",
-    "latency_device",
-    "latency_runtime",
-    "latency_threads",
-    "latency_clock",
-    "latency_runs",
-    "latency_quantization",
-    "reason",
-)
+TRIAL_COLUMNS = trial_record.TRIAL_COLUMNS
+"""trials.csv's columns, in order (the fields of `TrialRecord`)."""
 
 
 PARETO_COLUMNS = (
@@ -226,18 +196,9 @@ def hypervolume(points: Sequence[tuple[float, float]], *, latency_ref: float) ->
 
 
 def write_trials_csv(records: Sequence[dict[str, Any]], path: str) -> None:
-    """One row per trial in `TRIAL_COLUMNS` order (written atomically)."""
-
-    def write(handle):
-        writer = csv.DictWriter(handle, fieldnames=TRIAL_COLUMNS, extrasaction="ignore")
-        writer.writeheader()
-        for record in records:
-            row = {key: record.get(key, "") for key in TRIAL_COLUMNS}
-            if row["reason"]:
-                row["reason"] = str(row["reason"]).strip().splitlines()[-1][:300]
-            writer.writerow(row)
-
-    files.atomic_write(path, write)
+    """One row per trial in `TRIAL_COLUMNS` order (written atomically; keys that are no
+    column are left out)."""
+    trial_record.write_trials_csv(records, path)
 
 
 def _measured(record: dict[str, Any]) -> bool:
