@@ -10,9 +10,13 @@ of a worker, that is every later test).
 
 from __future__ import annotations
 
+import dataclasses
+import fcntl
 import multiprocessing.process
 import os
+import pathlib
 import platform
+import shutil
 import subprocess
 import sys
 
@@ -93,3 +97,42 @@ def _prod(shape) -> int:
     for value in shape:
         result *= int(value)
     return result
+
+
+@dataclasses.dataclass(frozen=True)
+class TinyProject:
+    """A real 2-trial mnasnet-search project on the bundled digits (binary_helpers'
+    TINY_SEARCH + TINY_PROJECT_ARGS), built once per test session and shared: read it, or
+    `copy_to(folder)` before changing anything."""
+
+    directory: pathlib.Path  # the --directory it was built in
+    project: pathlib.Path  # directory/demo
+    output: str  # what the binary printed
+
+    def copy_to(self, folder: pathlib.Path) -> pathlib.Path:
+        """A private copy as `folder/demo` (resumable with --directory=folder)."""
+        shutil.copytree(self.project, folder / "demo")
+        return folder / "demo"
+
+
+@pytest.fixture(scope="session")
+def tiny_project(tmp_path_factory) -> TinyProject:
+    """The shared TinyProject. Built once for the whole run: pytest-xdist's workers share the
+    folder and take a file lock, so the first to need it builds it and the others wait. Tests
+    that use it start no process themselves but must be marked slow (it trains)."""
+    from binary_helpers import TINY_PROJECT_ARGS, run_search_binary
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the workers' common folder
+    directory = root / "tiny_project"
+    with open(root / "tiny_project.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = directory / "output.txt"
+        if not done.exists():
+            shutil.rmtree(directory, ignore_errors=True)
+            directory.mkdir()
+            output = run_search_binary([f"--directory={directory}", *TINY_PROJECT_ARGS])
+            (directory / "output.tmp").write_text(output)
+            os.replace(directory / "output.tmp", done)
+    return TinyProject(directory, directory / "demo", done.read_text())

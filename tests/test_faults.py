@@ -879,3 +879,24 @@ def test_a_chief_bound_beyond_loopback_warns(caplog):
     assert "0.0.0.0:8123 without authentication" in caplog.text
     assert "any host that can reach this port can submit trial results" in caplog.text
     assert "SSH tunnel" in caplog.text
+
+
+@pytest.mark.slow
+def test_a_real_project_with_a_cut_short_trial_file_still_reports_the_rest(
+    tiny_project, tmp_path, caplog
+):
+    """A trial.json cut short in a real project: its trial is skipped with a warning naming the
+    file, the other trials still report, and the shared project is left untouched."""
+    from search.multitrial import records as records_lib
+    from search.spaces import registry as space_registry
+
+    project = tiny_project.copy_to(tmp_path)
+    damaged = project / "trial_1" / "trial.json"
+    damaged.write_text(damaged.read_text()[:40])
+    with caplog.at_level("WARNING", logger="mnasnet_tf.search"):
+        records = records_lib.load_records(str(project), space_registry.get_space("mnasnet"))
+    assert [r["trial"] for r in records] == ["0"]
+    assert str(damaged) in caplog.text
+    paths = records_lib.write_reports(str(project), records)
+    assert os.path.exists(paths["trials"]) and no_temporary_files(project)
+    assert (tiny_project.project / "trial_1" / "trial.json").read_text() != damaged.read_text()

@@ -8,45 +8,22 @@ import json
 import os
 import signal
 import socket
-import subprocess
-import sys
 import time
 
+import binary_helpers
 import pytest
 
 from mnasnet_tf import zoo
 
 pytestmark = pytest.mark.slow
 
-TINY = [
-    "--dataset=digits",
-    "--epochs_per_trial=1",
-    "--steps_per_epoch=3",
-    "--batch_size=32",
-    "--latency_image_size=32",
-    "--latency_runs=3",
-    "--references=mobilenet-v3-small",
-    "--train_verbose=0",
-    "--nolog_estimate",  # measured by the first test only: it costs ~20 s per search
-]
-
 
 def _search(args: list[str], *, env: dict[str, str] | None = None, **kwargs):
-    return subprocess.Popen(
-        [sys.executable, "-m", "search.cli.mnasnet_search", *TINY, *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})},
-        **kwargs,
-    )
+    return binary_helpers.search_process(args, env=env, **kwargs)
 
 
 def _run(args: list[str], timeout: float = 400) -> str:
-    process = _search(args)
-    output, _ = process.communicate(timeout=timeout)
-    assert process.returncode == 0, output[-3000:]
-    return output
+    return binary_helpers.run_search_binary(args, timeout)
 
 
 def _rows(project: str) -> list[dict[str, str]]:
@@ -55,10 +32,10 @@ def _rows(project: str) -> list[dict[str, str]]:
 
 
 @pytest.mark.slow
-def test_search_writes_every_report_and_resumes(tmp_path):
-    project = tmp_path / "demo"
+def test_search_writes_every_report_and_resumes(tiny_project, tmp_path):
+    project = tiny_project.copy_to(tmp_path)
     args = [f"--directory={tmp_path}", "--project_name=demo", "--seed=3"]
-    output = _run([*args, "--max_trials=2"])
+    output = tiny_project.output
     for name in (
         "trials.csv",
         "pareto.csv",

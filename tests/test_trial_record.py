@@ -80,9 +80,7 @@ def test_trials_csv_round_trip(tmp_path):
 def test_plain_dicts_with_other_keys_still_write(tmp_path):
     path = tmp_path / "trials.csv"
     report.write_trials_csv([{"trial": "0", "status": "COMPLETED", "extra": 1}], str(path))
-    assert [dict(r) for r in read_trials_csv(str(path))] == [
-        {"trial": "0", "status": "COMPLETED"}
-    ]
+    assert [dict(r) for r in read_trials_csv(str(path))] == [{"trial": "0", "status": "COMPLETED"}]
 
 
 @pytest.mark.parametrize(
