@@ -44,7 +44,15 @@ RUN_FILE = "run.json"
 """In model_dir: what the checkpoints were trained on; a resume must match it."""
 RESULTS_FILE = "results.json"
 """In model_dir: the config, the accuracies, the exported files and the history of the run."""
-_RUN_IDENTITY = ("arch", "dataset", "image_size", "batch_size", "validation_size", "seed")
+_RUN_IDENTITY = (
+    "arch",
+    "dataset",
+    "train_subset",
+    "image_size",
+    "batch_size",
+    "validation_size",
+    "seed",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,10 +74,23 @@ class TrainConfig:
     )
     width: float = settings.setting(1.0, above=0, help="Width multiplier.")
     dataset: str = settings.setting(
-        "digits", nonempty=True, help="'digits', 'folder:<path>' or a tfds set (cifar10, ...)."
+        "digits",
+        nonempty=True,
+        help=(
+            "Data set: digits, fashion_mnist (offline idx files), folder:<path> or a tfds name "
+            "(cifar10, ...)."
+        ),
     )
     data_dir: str | None = settings.setting(
         None, help="tfds data directory (default ~/tensorflow_datasets)."
+    )
+    train_subset: int | None = settings.setting(
+        None,
+        minimum=1,
+        help=(
+            "Train on a stratified, seeded subset of this many training examples (digits, "
+            "fashion_mnist, folder:<path>; after the validation hold-out); default: all of them."
+        ),
     )
     download: bool = settings.setting(
         False, help="Let tfds download and prepare a missing data set."
@@ -304,6 +325,7 @@ def train(
         split="train",
         download=config.download,
         manual_dir=config.manual_dir,
+        train_subset=config.train_subset,
         **common,
     )
     val_ds, val_info = data.load(config.dataset, split="validation", **common)

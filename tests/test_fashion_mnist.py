@@ -325,3 +325,53 @@ def test_the_real_files_hold_60000_train_and_10000_test_images():
         counts[split] = info.num_examples
     assert counts["train"] + counts["validation"] == 60_000 and counts["test"] == 10_000
     assert counts["validation"] == data.default_validation_size(60_000)
+
+
+# ---- --train_subset on every binary that trains ----
+
+CONFIGS = (
+    ("search.multitrial.config", "SearchConfig"),
+    ("search.oneshot.config", "OneShotConfig"),
+    ("search.adapt.config", "AdaptConfig"),
+    ("search.proxy.check", "ProxyCheckConfig"),
+    ("mnasnet_tf.train", "TrainConfig"),
+)
+
+
+@pytest.mark.parametrize("module, name", CONFIGS)
+@pytest.mark.parametrize("bad", [0, -5])
+def test_every_training_config_refuses_a_train_subset_below_one_by_name(
+    module, name, bad, tmp_path
+):
+    import importlib
+
+    cls = getattr(importlib.import_module(module), name)
+    extra = {
+        "OneShotConfig": {"output_dir": str(tmp_path)},
+        "AdaptConfig": {
+            "model": "mnasnet-a1",
+            "output_dir": str(tmp_path),
+            "latency_fraction": 0.5,
+        },
+    }.get(name, {})
+    with pytest.raises(ValueError, match=rf"train_subset.*{bad}"):
+        cls(train_subset=bad, **extra)
+    assert cls(train_subset=100, **extra).train_subset == 100
+
+
+def test_the_search_passes_train_subset_to_its_proxy_data_and_resumes_only_with_it():
+    from search.multitrial import config as config_lib
+
+    config = config_lib.SearchConfig(dataset="digits", train_subset=200)
+    assert "train_subset" in config_lib.IDENTITY and config.identity()["train_subset"] == 200
+    data = config.proxy_data()
+    assert data.config()["train_subset"] == 200  # a trial's child rebuilds the same subset
+    seen = sum(int(y.shape[0]) for _, y in data.train(0))
+    assert seen == 192  # 200 examples in whole batches of 64
+
+
+def test_a_train_subset_larger_than_the_train_split_is_refused_before_the_search_starts():
+    from search.multitrial import config as config_lib
+
+    with pytest.raises(ValueError, match="train_subset=100000 is larger than"):
+        config_lib.SearchConfig(dataset="digits", train_subset=100000).proxy_data()

@@ -51,7 +51,10 @@ class AdaptConfig:
     output_dir: str = settings.setting(
         nonempty=True, flag_default="runs/adapt", help="Where every output and the resume state go."
     )
-    dataset: str = settings.setting("digits", help="'digits', 'folder:<path>' or a tfds set.")
+    dataset: str = settings.setting(
+        "digits",
+        help="Data set: digits, fashion_mnist (offline idx files), folder:<path> or a tfds name.",
+    )
     latency_target_ms: float | None = settings.setting(
         None, above=0, help="Target latency in ms (or --latency_fraction)."
     )
@@ -87,7 +90,17 @@ class AdaptConfig:
     learning_rate: float = settings.setting(0.02, above=0, help="Fine-tune learning rate per 256.")
     seed: int = settings.setting(0, help="Seed of the data split and training.")
     runs: int = settings.setting(100, minimum=1, help="Timed runs per latency measurement.")
-    data_dir: str | None = settings.setting(None, help="tfds data directory.")
+    data_dir: str | None = settings.setting(
+        None, help="Where the data set is (tfds data directory; fashion_mnist's idx files)."
+    )
+    train_subset: int | None = settings.setting(
+        None,
+        minimum=1,
+        help=(
+            "Train on a stratified, seeded subset of this many training examples (digits, "
+            "fashion_mnist, folder:<path>; after the validation hold-out); default: all of them."
+        ),
+    )
     adb_options: dict[str, Any] | None = None
     validation_size: int | float | None = None
     progress: bool = True

@@ -40,7 +40,9 @@ class Splits:
             "seed": config.seed,
             "batch_size": config.batch_size,
         }
-        self.train, info = data.load(config.dataset, split="train", **common)
+        self.train, info = data.load(
+            config.dataset, split="train", train_subset=config.train_subset, **common
+        )
         self.validation, _ = data.load(config.dataset, split="validation", **common)
         self.test, _ = data.load(config.dataset, split="test", **common)
         self.classes = info.num_classes

@@ -29,7 +29,9 @@ class EvalConfig:
 
     model_path: str = settings.setting(nonempty=True, help="A .keras, .h5 or .tflite classifier.")
     dataset: str = settings.setting(
-        "digits", nonempty=True, help="'digits', 'folder:<path>' or a tfds set name."
+        "digits",
+        nonempty=True,
+        help="Data set: digits, fashion_mnist (offline idx files), folder:<path> or a tfds name.",
     )
     split: str = settings.setting("test", choices=data.SPLITS, help="Split to evaluate.")
     image_size: int | None = settings.setting(

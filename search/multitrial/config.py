@@ -30,6 +30,7 @@ IDENTITY = (  # SearchConfig.identity: what a resumed project must share
     "policy",
     "seed",
     "dataset",
+    "train_subset",
     "proxy_image_size",
     "epochs_per_trial",
     "proxy_repeats",
@@ -83,9 +84,20 @@ class SearchConfig:
         ),
     )
     dataset: str = settings.setting(
-        "digits", help="Data set: digits, folder:<path> or a tfds name."
+        "digits",
+        help="Data set: digits, fashion_mnist (offline idx files), folder:<path> or a tfds name.",
     )
-    data_dir: str | None = settings.setting(None, help="tfds data directory.")
+    data_dir: str | None = settings.setting(
+        None, help="Where the data set is (tfds data directory; fashion_mnist's idx files)."
+    )
+    train_subset: int | None = settings.setting(
+        None,
+        minimum=1,
+        help=(
+            "Train on a stratified, seeded subset of this many training examples (digits, "
+            "fashion_mnist, folder:<path>; after the validation hold-out); default: all of them."
+        ),
+    )
     proxy_image_size: int = settings.setting(
         32, minimum=32, help="Resolution of the proxy training task."
     )
@@ -306,6 +318,7 @@ class SearchConfig:
             batch_size=self.batch_size,
             data_dir=self.data_dir,
             split_seed=self.seed,
+            train_subset=self.train_subset,
         )
 
     def proxy_task(self, classes: int) -> Any:

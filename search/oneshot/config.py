@@ -49,8 +49,21 @@ class OneShotConfig:
         ),
     )
     space: str = settings.setting("mobilenetv3-large", choices=list_spaces, help="Search space.")
-    dataset: str = settings.setting("digits", help="'digits', 'folder:<path>' or a tfds set.")
-    data_dir: str | None = settings.setting(None, help="tfds data directory.")
+    dataset: str = settings.setting(
+        "digits",
+        help="Data set: digits, fashion_mnist (offline idx files), folder:<path> or a tfds name.",
+    )
+    data_dir: str | None = settings.setting(
+        None, help="Where the data set is (tfds data directory; fashion_mnist's idx files)."
+    )
+    train_subset: int | None = settings.setting(
+        None,
+        minimum=1,
+        help=(
+            "Train on a stratified, seeded subset of this many training examples (digits, "
+            "fashion_mnist, folder:<path>; after the validation hold-out); default: all of them."
+        ),
+    )
     image_size: int | None = settings.setting(
         None, minimum=32, help="Training resolution (default: the data set's)."
     )

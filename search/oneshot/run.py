@@ -61,7 +61,11 @@ class Search:
             "seed": config.seed,
         }
         train, info = data.load(
-            config.dataset, split="train", batch_size=config.batch_size, **common
+            config.dataset,
+            split="train",
+            batch_size=config.batch_size,
+            train_subset=config.train_subset,
+            **common,
         )
         self.classes = info.num_classes
         self.steps_per_epoch = info.num_batches

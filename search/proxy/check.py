@@ -70,10 +70,20 @@ class ProxyCheckConfig:
         help=f"Search space the architectures are sampled from: {space_registry.list_spaces()}.",
     )
     dataset: str = settings.setting(
-        "digits", nonempty=True, help="'digits', 'folder:<path>' or a tfds set."
+        "digits",
+        nonempty=True,
+        help="Data set: digits, fashion_mnist (offline idx files), folder:<path> or a tfds name.",
     )
     data_dir: str | None = settings.setting(
         None, help="tfds data directory (default ~/tensorflow_datasets)."
+    )
+    train_subset: int | None = settings.setting(
+        None,
+        minimum=1,
+        help=(
+            "Train on a stratified, seeded subset of this many training examples (digits, "
+            "fashion_mnist, folder:<path>; after the validation hold-out); default: all of them."
+        ),
     )
     num_archs: int = settings.setting(8, minimum=2, help="Architectures sampled from the space.")
     references: tuple[str, ...] = settings.setting(
@@ -228,6 +238,7 @@ def _load_data(config: ProxyCheckConfig):
         image_size=config.image_size,
         batch_size=config.batch_size,
         data_dir=config.data_dir,
+        train_subset=config.train_subset,
     )
 
 

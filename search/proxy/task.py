@@ -109,6 +109,7 @@ class ProxyData:
         batch_size: int = 64,
         data_dir: str | None = None,
         split_seed: int = 0,
+        train_subset: int | None = None,
     ) -> None:
         from mnasnet_tf import data
 
@@ -117,6 +118,7 @@ class ProxyData:
         self.batch_size = batch_size
         self.data_dir = data_dir
         self.split_seed = split_seed
+        self.train_subset = train_subset
         self._validation, info = data.load(
             dataset,
             split="validation",
@@ -139,6 +141,7 @@ class ProxyData:
             "batch_size": self.batch_size,
             "data_dir": self.data_dir,
             "split_seed": self.split_seed,
+            "train_subset": self.train_subset,
         }
 
     def train(self, shuffle_seed: int):
@@ -153,6 +156,7 @@ class ProxyData:
             data_dir=self.data_dir,
             seed=self.split_seed,
             shuffle_seed=shuffle_seed,
+            train_subset=self.train_subset,
         )
         return dataset
 
