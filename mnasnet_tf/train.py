@@ -29,7 +29,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from mnasnet_tf import arch_string, data, zoo
+from mnasnet_tf import arch_string, data, data_settings, zoo
 from mnasnet_tf import eval as eval_lib
 from mnasnet_tf import export as export_lib
 from mnasnet_tf import recipe as recipe_lib
@@ -73,25 +73,11 @@ class TrainConfig:
         "mnasnet-a1", nonempty=True, help="Zoo name, arch string or arch JSON path."
     )
     width: float = settings.setting(1.0, above=0, help="Width multiplier.")
-    dataset: str = settings.setting(
-        "digits",
-        nonempty=True,
-        help=(
-            "Data set: digits, fashion_mnist (offline idx files), folder:<path> or a tfds name "
-            "(cifar10, ...)."
-        ),
-    )
+    dataset: str = data_settings.dataset()
     data_dir: str | None = settings.setting(
         None, help="tfds data directory (default ~/tensorflow_datasets)."
     )
-    train_subset: int | None = settings.setting(
-        None,
-        minimum=1,
-        help=(
-            "Train on a stratified, seeded subset of this many training examples (digits, "
-            "fashion_mnist, folder:<path>; after the validation hold-out); default: all of them."
-        ),
-    )
+    train_subset: int | None = data_settings.train_subset()
     download: bool = settings.setting(
         False, help="Let tfds download and prepare a missing data set."
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from mnasnet_tf import data_settings
 from tflite_bench import settings
 
 ESTIMATORS = ("table", "local", "adb")
@@ -51,10 +52,7 @@ class AdaptConfig:
     output_dir: str = settings.setting(
         nonempty=True, flag_default="runs/adapt", help="Where every output and the resume state go."
     )
-    dataset: str = settings.setting(
-        "digits",
-        help="Data set: digits, fashion_mnist (offline idx files), folder:<path> or a tfds name.",
-    )
+    dataset: str = data_settings.dataset()
     latency_target_ms: float | None = settings.setting(
         None, above=0, help="Target latency in ms (or --latency_fraction)."
     )
@@ -90,17 +88,8 @@ class AdaptConfig:
     learning_rate: float = settings.setting(0.02, above=0, help="Fine-tune learning rate per 256.")
     seed: int = settings.setting(0, help="Seed of the data split and training.")
     runs: int = settings.setting(100, minimum=1, help="Timed runs per latency measurement.")
-    data_dir: str | None = settings.setting(
-        None, help="Where the data set is (tfds data directory; fashion_mnist's idx files)."
-    )
-    train_subset: int | None = settings.setting(
-        None,
-        minimum=1,
-        help=(
-            "Train on a stratified, seeded subset of this many training examples (digits, "
-            "fashion_mnist, folder:<path>; after the validation hold-out); default: all of them."
-        ),
-    )
+    data_dir: str | None = data_settings.data_dir()
+    train_subset: int | None = data_settings.train_subset()
     adb_options: dict[str, Any] | None = None
     validation_size: int | float | None = None
     progress: bool = True

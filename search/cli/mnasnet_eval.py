@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from mnasnet_tf import data
+from mnasnet_tf import data, data_settings
 from mnasnet_tf import eval as eval_lib
 from tflite_bench import binary, settings
 
@@ -28,11 +28,7 @@ class EvalConfig:
     allowed values; tflite_bench/settings.py), and `settings.validate` checks each value."""
 
     model_path: str = settings.setting(nonempty=True, help="A .keras, .h5 or .tflite classifier.")
-    dataset: str = settings.setting(
-        "digits",
-        nonempty=True,
-        help="Data set: digits, fashion_mnist (offline idx files), folder:<path> or a tfds name.",
-    )
+    dataset: str = data_settings.dataset()
     split: str = settings.setting("test", choices=data.SPLITS, help="Split to evaluate.")
     image_size: int | None = settings.setting(
         None, minimum=1, help="Input size (default: the model's)."

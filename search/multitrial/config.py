@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from mnasnet_tf import data_settings
 from search.controllers import controller
 from search.latency.meter import BACKENDS
 from search.spaces.registry import list_spaces
@@ -83,21 +84,9 @@ class SearchConfig:
             "it and the architecture, so an architecture's proxy accuracy reproduces)."
         ),
     )
-    dataset: str = settings.setting(
-        "digits",
-        help="Data set: digits, fashion_mnist (offline idx files), folder:<path> or a tfds name.",
-    )
-    data_dir: str | None = settings.setting(
-        None, help="Where the data set is (tfds data directory; fashion_mnist's idx files)."
-    )
-    train_subset: int | None = settings.setting(
-        None,
-        minimum=1,
-        help=(
-            "Train on a stratified, seeded subset of this many training examples (digits, "
-            "fashion_mnist, folder:<path>; after the validation hold-out); default: all of them."
-        ),
-    )
+    dataset: str = data_settings.dataset()
+    data_dir: str | None = data_settings.data_dir()
+    train_subset: int | None = data_settings.train_subset()
     proxy_image_size: int = settings.setting(
         32, minimum=32, help="Resolution of the proxy training task."
     )

@@ -24,6 +24,7 @@ import dataclasses
 import math
 from typing import Any
 
+from mnasnet_tf import data_settings
 from search.controllers import reward as reward_lib
 from search.spaces.registry import list_spaces
 from tflite_bench import checks, settings
@@ -49,21 +50,9 @@ class OneShotConfig:
         ),
     )
     space: str = settings.setting("mobilenetv3-large", choices=list_spaces, help="Search space.")
-    dataset: str = settings.setting(
-        "digits",
-        help="Data set: digits, fashion_mnist (offline idx files), folder:<path> or a tfds name.",
-    )
-    data_dir: str | None = settings.setting(
-        None, help="Where the data set is (tfds data directory; fashion_mnist's idx files)."
-    )
-    train_subset: int | None = settings.setting(
-        None,
-        minimum=1,
-        help=(
-            "Train on a stratified, seeded subset of this many training examples (digits, "
-            "fashion_mnist, folder:<path>; after the validation hold-out); default: all of them."
-        ),
-    )
+    dataset: str = data_settings.dataset()
+    data_dir: str | None = data_settings.data_dir()
+    train_subset: int | None = data_settings.train_subset()
     image_size: int | None = settings.setting(
         None, minimum=32, help="Training resolution (default: the data set's)."
     )

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from mnasnet_tf import arch_string, specs, zoo
+from mnasnet_tf import arch_string, data_settings, specs, zoo
 from search.proxy.check_stats import RunRecord, budget_stats, recommend
 from search.spaces import registry as space_registry
 from tflite_bench import checks, files, settings
@@ -69,22 +69,11 @@ class ProxyCheckConfig:
         nonempty=True,
         help=f"Search space the architectures are sampled from: {space_registry.list_spaces()}.",
     )
-    dataset: str = settings.setting(
-        "digits",
-        nonempty=True,
-        help="Data set: digits, fashion_mnist (offline idx files), folder:<path> or a tfds name.",
-    )
+    dataset: str = data_settings.dataset()
     data_dir: str | None = settings.setting(
         None, help="tfds data directory (default ~/tensorflow_datasets)."
     )
-    train_subset: int | None = settings.setting(
-        None,
-        minimum=1,
-        help=(
-            "Train on a stratified, seeded subset of this many training examples (digits, "
-            "fashion_mnist, folder:<path>; after the validation hold-out); default: all of them."
-        ),
-    )
+    train_subset: int | None = data_settings.train_subset()
     num_archs: int = settings.setting(8, minimum=2, help="Architectures sampled from the space.")
     references: tuple[str, ...] = settings.setting(
         DEFAULT_REFERENCES, help="Zoo models trained beside them."
