@@ -209,6 +209,7 @@ def _run_identity(config: TrainConfig, arch, image_size: int) -> dict[str, Any]:
     return {
         "arch": arch_string.to_json_dict(arch),
         "dataset": config.dataset,
+        "train_subset": config.train_subset,
         "image_size": image_size,
         "batch_size": config.batch_size,
         "validation_size": config.validation_size,
