@@ -16,11 +16,10 @@ def dataset(default: str = "digits") -> Any:
     return settings.setting(default, nonempty=True, help=DATASET_HELP)
 
 
-def data_dir(extra: str = "") -> Any:
-    """The `--data_dir` field; `extra` ends its help."""
+def data_dir() -> Any:
+    """The `--data_dir` field."""
     return settings.setting(
-        None,
-        help="Where the data set is (tfds data directory; fashion_mnist's idx files)." + extra,
+        None, help="Where the data set is (tfds data directory; fashion_mnist's idx files)."
     )
 
 

@@ -6,6 +6,7 @@ machine has them."""
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import os
 import re
@@ -368,6 +369,17 @@ def test_the_search_passes_train_subset_to_its_proxy_data_and_resumes_only_with_
     assert data.config()["train_subset"] == 200  # a trial's child rebuilds the same subset
     seen = sum(int(y.shape[0]) for _, y in data.train(0))
     assert seen == 192  # 200 examples in whole batches of 64
+
+
+def test_adapt_and_proxy_check_refuse_to_resume_with_another_train_subset(tmp_path):
+    from search.adapt import outputs
+    from search.adapt.config import AdaptConfig
+    from search.proxy import check
+
+    adapt = AdaptConfig(model="mnasnet-a1", output_dir=str(tmp_path), latency_fraction=0.5)
+    assert outputs._identity(dataclasses.replace(adapt, train_subset=500))["train_subset"] == 500
+    proxy = check.ProxyCheckConfig(train_subset=500)
+    assert check._identity(proxy)["train_subset"] == 500
 
 
 def test_a_train_subset_larger_than_the_train_split_is_refused_before_the_search_starts():

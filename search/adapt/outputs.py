@@ -68,6 +68,7 @@ def _identity(config: Any) -> dict[str, Any]:
     return {
         "model": config.model,
         "dataset": config.dataset,
+        "train_subset": config.train_subset,
         "image_size": config.image_size,
         "latency_image_size": config.latency_image_size,
         "latency_target_ms": config.latency_target_ms,

@@ -46,7 +46,14 @@ RESULTS_FILE = "runs.json"
 REPORT_FILE = "proxy_check.json"
 PLOT_FILE = "proxy_check.png"
 DEFAULT_REFERENCES = ("mobilenet-v2", "mobilenet-v3-large", "mobilenet-v3-small", "mnasnet-a1")
-_IDENTITY = ("dataset", "image_size", "batch_size", "learning_rate", "steps_per_epoch")
+_IDENTITY = (
+    "dataset",
+    "train_subset",
+    "image_size",
+    "batch_size",
+    "learning_rate",
+    "steps_per_epoch",
+)
 """Config fields that decide a cell's result besides its architecture, epochs and seeds."""
 
 

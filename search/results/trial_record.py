@@ -76,7 +76,7 @@ class TrialRecord(Mapping):
 
     def row(self) -> dict[str, Any]:
         """The trials.csv row: every column, '' where unset, the reason's last line only."""
-        row = {key: "" if self.get(key) is None else self.get(key) for key in TRIAL_COLUMNS}
+        row = {key: self.get(key, "") for key in TRIAL_COLUMNS}
         if row["reason"]:
             row["reason"] = str(row["reason"]).strip().splitlines()[-1][:300]
         return row
