@@ -33,7 +33,7 @@ from mnasnet_tf import arch_string, data, data_settings, zoo
 from mnasnet_tf import eval as eval_lib
 from mnasnet_tf import export as export_lib
 from mnasnet_tf import recipe as recipe_lib
-from tflite_bench import files, settings
+from tflite_bench import binary, files, settings
 
 log = logging.getLogger(__name__)
 
@@ -205,6 +205,17 @@ class _EpochEnd(keras.callbacks.Callback):
                 shutil.rmtree(self._cleanup_dir, ignore_errors=True)
 
 
+class _StopOnCtrlC(keras.callbacks.Callback):
+    """Raises KeyboardInterrupt at the next batch once Ctrl-C reached the binary
+    (`binary.ctrl_c_pressed`), should TensorFlow's C code have swallowed the first one."""
+
+    def _check(self, *args, **kwargs):
+        if binary.ctrl_c_pressed():
+            raise KeyboardInterrupt
+
+    on_train_batch_end = on_test_batch_end = on_epoch_end = _check
+
+
 def _run_identity(config: TrainConfig, arch, image_size: int) -> dict[str, Any]:
     return {
         "arch": arch_string.to_json_dict(arch),
@@ -373,6 +384,7 @@ def train(
     calibration_batches = min(recipe.bn_recalibration_batches, steps)
     all_callbacks.append(_CalibrateBeforeValidation(calibrator, train_ds, calibration_batches))
     all_callbacks.append(_EpochEnd(optimizer, epoch, manager, cleanup_dir))
+    all_callbacks.append(_StopOnCtrlC())
     if config.model_dir and chief:
         logs = os.path.join(config.model_dir, "logs")
         all_callbacks.append(keras.callbacks.TensorBoard(log_dir=logs, write_graph=False))

@@ -39,7 +39,7 @@ def test_run_search_in_process_and_keras_tuner_conventions(tmp_path, capsys):
 
     config = SearchConfig(
         dataset="digits",
-        max_trials=3,
+        max_trials=2,
         epochs_per_trial=1,
         steps_per_epoch=2,
         latency_image_size=32,
@@ -56,7 +56,7 @@ def test_run_search_in_process_and_keras_tuner_conventions(tmp_path, capsys):
     seen = []
     result = run_search(config, on_trial=lambda record, records: seen.append(record["trial"]))
     assert result.role is None and result.target_ms == 1.0
-    assert len(seen) == 3 and [r["trial"] for r in result.records] == seen
+    assert len(seen) == 2 and [r["trial"] for r in result.records] == seen
     assert result.best is not None and result.paths["summary"].endswith("summary.json")
 
     tuner = result.tuner

@@ -596,6 +596,27 @@ def test_run_binary_turns_ctrl_c_into_one_line_and_status_130(capsys):
         assert capsys.readouterr().err == line
 
 
+def test_a_swallowed_ctrl_c_still_stops_training_at_the_next_batch(capsys):
+    from mnasnet_tf import train
+
+    def swallowed_then_next_batch():
+        try:  # what C code that clears Python errors does to the first KeyboardInterrupt
+            signal.getsignal(signal.SIGINT)(signal.SIGINT, None)
+        except KeyboardInterrupt:
+            pass
+        assert binary.ctrl_c_pressed()
+        train._StopOnCtrlC().on_train_batch_end(0)
+        raise AssertionError("training went on after Ctrl-C")
+
+    with pytest.raises(SystemExit) as exit_:
+        binary.run_binary(swallowed_then_next_batch, program="prog", resumable=True)
+    assert exit_.value.code == 130
+    assert capsys.readouterr().err == "prog: interrupted; run the same command to resume\n"
+    assert not binary.ctrl_c_pressed()  # the next binary run in this process starts afresh
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    train._StopOnCtrlC().on_train_batch_end(0)  # and training goes on
+
+
 @pytest.mark.parametrize(
     ("error", "line"),
     [
@@ -740,7 +761,7 @@ def test_ctrl_c_in_the_search_binary_is_one_line_and_the_same_command_resumes(tm
     command += ["--dataset=digits", "--max_trials=1", "--epochs_per_trial=2"]
     command += ["--steps_per_epoch=30", "--batch_size=8", "--references=", "--export=false"]
     command += ["--latency_target_ms=5", "--latency_image_size=32", "--latency_runs=2"]
-    command += ["--recycle_every=0", "--train_verbose=2"]
+    command += ["--recycle_every=0", "--train_verbose=2", "--nolog_estimate"]
     status, output = _interrupt(command, "Epoch 1/2", tmp_path / "tmp")
     assert status == 130, output[-3000:]
     assert "Traceback" not in output

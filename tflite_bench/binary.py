@@ -1,6 +1,7 @@
 """How every absl binary of the project runs and ends.
 
 Owns `run_binary` (a binary ends on Ctrl-C or a disk problem in one line, no traceback),
+`ctrl_c_pressed` (for loops that must stop even where C code swallowed the KeyboardInterrupt),
 `INTERRUPTED_STATUS`, `describe_os_error`, and `run_job`, the body of a job binary's absl main
 (bad input as a usage error, then a summary and the time taken). absl is imported only inside
 `run_job`. Must not import TensorFlow, Keras or anything else of the project.
@@ -10,7 +11,9 @@ from __future__ import annotations
 
 import errno
 import logging
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
@@ -29,6 +32,20 @@ _OS_ADVICE = {
     errno.ENOTDIR: "a part of the path is a file, not a folder",
     errno.EISDIR: "it is a folder, not a file",
 }
+_CTRL_C = threading.Event()
+
+
+def ctrl_c_pressed() -> bool:
+    """True once Ctrl-C (SIGINT) reached the binary `run_binary` is running. Python raises the
+    KeyboardInterrupt wherever the main thread is, and C code that clears Python errors (seen
+    once in a Keras epoch under load: the run went on to its end) can swallow it; a long loop
+    checks this between steps and raises KeyboardInterrupt again."""
+    return _CTRL_C.is_set()
+
+
+def _on_ctrl_c(signum, frame) -> None:
+    _CTRL_C.set()
+    raise KeyboardInterrupt
 
 
 def run_binary(
@@ -41,6 +58,13 @@ def run_binary(
     `<program>: error: ...` naming the file and what to do; status 1). Partly written files go
     with the writers (`atomic_write` removes its temporary file) and the exit handlers, which
     still run. Other exceptions propagate."""
+    own_handler = (
+        threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    )
+    _CTRL_C.clear()
+    if own_handler:
+        signal.signal(signal.SIGINT, _on_ctrl_c)
     try:
         main()
     except KeyboardInterrupt:
@@ -54,6 +78,10 @@ def run_binary(
             raise
         print(f"{program}: error: {describe_os_error(error)}", file=sys.stderr)
         sys.exit(1)
+    finally:
+        _CTRL_C.clear()
+        if own_handler:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def run_job(
