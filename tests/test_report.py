@@ -129,6 +129,7 @@ def test_summary_names_the_winner_of_each_reference_the_best_and_the_front():
         "accuracy": 0.8,
         "accuracy_std": 0.01,
         "latency_ms": 10.0,
+        "reward": None,  # no reward given: references are not scored
         "dominated_by": "0",
     }
     assert data["best"]["trial"] == 1
@@ -199,3 +200,50 @@ def test_the_reports_rebuild_from_a_real_project_and_from_its_trials_csv(tiny_pr
     assert [r.row() for r in back] == [r.row() for r in records]
     written = json.loads((tiny_project.project / "summary.json").read_text())
     assert report.summary(back)["best"] == written["best"]
+
+
+def test_by_its_own_reward_a_faster_reference_can_score_more_and_the_verdict_says_so():
+    from search.controllers import reward as reward_lib
+
+    # The README's run on landed main 40ca845: trial 13 at 0.933 / 5.06 ms, T = 7.43 ms.
+    soft = reward_lib.soft(target_ms=7.43)
+    best = _record(13, 5.06, 0.933, reward=soft(0.933, 5.06).value)
+    slow = _record(2, 12.0, 0.94, reward=soft(0.94, 12.0).value)
+    refs = [_ref("mobilenet-v3-small", 1.56, 0.917), _ref("mobilenet-v2", 7.43, 0.92)]
+    data = report.summary([best, slow], references=refs, reward=soft)
+    own = data["by_reward"]
+    assert own["best_trial"] == "13" and own["best_trial_reward"] == pytest.approx(0.959, abs=2e-3)
+    assert own["reference_rewards"]["mobilenet-v3-small"] == pytest.approx(1.022, abs=2e-3)
+    assert own["best_reference"] == "mobilenet-v3-small" and own["search_wins"] is False
+    assert [r["reward"] for r in data["references"]] == [
+        own["reference_rewards"]["mobilenet-v3-small"],
+        own["reference_rewards"]["mobilenet-v2"],
+    ]
+    assert data["verdict"][-2] == (
+        "by its own reward (T = 7.43 ms, w = -0.07) the search's best is trial 13 (0.958); "
+        "reference mobilenet-v3-small (1.023) scores more"
+    )
+    volume = own["hypervolume"]
+    assert volume["latency_ref_ms"] == pytest.approx(1.1 * 12.0)
+    # references' front: v3-small from 1.56 ms to v2, then v2 to the bound
+    assert volume["references"] == pytest.approx((7.43 - 1.56) * 0.917 + (13.2 - 7.43) * 0.92)
+    assert volume["found"] == pytest.approx((12.0 - 5.06) * 0.933 + (13.2 - 12.0) * 0.94)
+    assert data["verdict"][-1].startswith("front hypervolume (accuracy × ms, latency ≤ 13.2 ms)")
+
+    faster = _record(14, 1.2, 0.95, reward=soft(0.95, 1.2).value)
+    won = report.summary([best, faster], references=refs, reward=soft)["by_reward"]
+    assert won["search_wins"] is True and won["best_trial"] == "14"
+    assert "the search's best, trial 14" in won["sentence"] and "scores at least" in won["sentence"]
+    hard = report.by_own_reward([best], refs, reward_lib.hard(target_ms=7.43))
+    assert hard["sentence"].startswith("by its own reward (hard, T = 7.43 ms)")
+
+
+def test_no_reward_verdict_without_a_trained_reference_or_a_completed_trial():
+    from search.controllers import reward as reward_lib
+
+    soft = reward_lib.soft(target_ms=5.0)
+    untrained = [report.ReferencePoint("mobilenet-v2", 5.0)]
+    data = report.summary([_record(0, 4.0, 0.9)], references=untrained, reward=soft)
+    assert "by_reward" not in data and data["references"][0]["reward"] is None
+    failed = [_record(0, 4.0, 0.9, status="FAILED")]
+    assert report.by_own_reward(failed, [_ref()], soft) is None

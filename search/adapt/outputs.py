@@ -379,4 +379,6 @@ def write_common_reports(state: dict[str, Any], arch: specs.ArchSpec, output_dir
         title=f"NetAdapt: {original_arch.name or state['identity']['model']}",
         accuracy_label="held-out accuracy (validation split, after fine-tuning)",
     )
-    return report.summary(records, references=[original], latency_target_ms=check["target_ms"])
+    return report.summary(
+        records, references=[original], latency_target_ms=check["target_ms"], reward=score
+    )

@@ -74,7 +74,7 @@ def _print_summary(tuner, paths, exported, seconds) -> None:
 
     records = tuner.records()
     failed = [r for r in records if r["status"] not in ("COMPLETED", "RUNNING")]
-    summary = report.summary(records, references=tuner.references or ())
+    summary = report.summary(records, references=tuner.references or (), reward=tuner.reward)
     headline = [
         "",
         f"Search finished in {seconds / 60:.1f} min: {len(records)} trials, {len(failed)} failed.",

@@ -20,6 +20,7 @@ from typing import Any
 from keras_tuner.engine import trial as trial_module
 
 from mnasnet_tf import arch_string
+from search.controllers import reward as reward_lib
 from search.results import report
 from search.results.trial_record import TrialRecord
 from search.spaces.base import SearchSpace
@@ -152,9 +153,11 @@ def write_reports(
     references: list[report.ReferencePoint] = (),
     latency_target_ms: float | None = None,
     export: dict[str, Any] | None = None,
+    reward: reward_lib.RewardConfig | None = None,
 ) -> dict[str, str]:
     """Writes every report file of a search into `project_dir` (`export`: the check of the
-    exported files, for summary.json); returns their paths."""
+    exported files, for summary.json; `reward`: the search's, which scores the references
+    there too); returns their paths."""
     paths = {
         "trials": os.path.join(project_dir, "trials.csv"),
         "pareto_csv": os.path.join(project_dir, "pareto.csv"),
@@ -174,7 +177,11 @@ def write_reports(
     report.write_history(records, paths["history"])
     report.write_json(
         report.summary(
-            records, references=references, latency_target_ms=latency_target_ms, export=export
+            records,
+            references=references,
+            latency_target_ms=latency_target_ms,
+            export=export,
+            reward=reward,
         ),
         paths["summary"],
     )

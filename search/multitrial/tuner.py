@@ -641,6 +641,7 @@ class MnasTuner(base_tuner.BaseTuner):
             references=self.references,
             latency_target_ms=self.reward.target_ms,
             export=export,
+            reward=self.reward,
         )
 
 

@@ -1,8 +1,9 @@
 """Search reports: trials.csv, pareto.csv/.png, history.png, summary.json and best_arch.json.
 
 Owns the Pareto front, domination and hypervolume arithmetic, the verdict on the reference
-models (which found trial beats which reference, in numbers and in words) and the files a search
-writes after every trial.
+models (which found trial beats which reference, in numbers and in words; and, given the
+search's reward, each reference's reward beside the best found and both fronts' hypervolume)
+and the files a search writes after every trial.
 Reads trial records (`TrialRecord`, or plain dicts of its fields), so it can rebuild every
 report from a search directory after the fact. Imports matplotlib lazily (Agg) and never TensorFlow.
 """
@@ -15,6 +16,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from search.controllers import reward as reward_lib
 from search.results import figures, trial_record
 from tflite_bench import checks, files
 
@@ -126,6 +128,62 @@ def _point_text(point: ReferencePoint) -> str:
     return f"accuracy {point.accuracy:.3f}{std}, {point.latency_ms:.2f} ms"
 
 
+def _reward_text(reward: reward_lib.RewardConfig) -> str:
+    if reward.kind == "soft":
+        return f"T = {reward.target_ms:.3g} ms, w = {reward.alpha:g}"
+    return f"hard, T = {reward.target_ms:.3g} ms"
+
+
+def by_own_reward(
+    records: Sequence[dict[str, Any]],
+    references: Sequence[ReferencePoint],
+    reward: reward_lib.RewardConfig,
+) -> dict[str, Any] | None:
+    """The search judged by its own objective: the best found trial's reward against each
+    trained reference's reward under the same T and w (`reference_rewards`, by name), whether
+    the search's best scores at least the best reference's (`search_wins`), one sentence, and
+    the hypervolume of the found front and of the references' own front (both bounded by
+    accuracy ≥ 0 and latency ≤ `latency_ref_ms`, 1.1 × the slowest point of either). None
+    without a completed trial or a trained reference."""
+    best = best_record(records)
+    trained = [p for p in references if checks.is_finite_number(p.accuracy)]
+    if best is None or not trained or not checks.is_finite_number(best.get("reward")):
+        return None
+    scores = {p.name: reward(p.accuracy, p.latency_ms).value for p in trained}
+    top = max(trained, key=lambda p: scores[p.name])
+    wins = best["reward"] >= scores[top.name]
+    found = f"trial {best['trial']} ({best['reward']:.3f})"
+    other = f"{top.name} ({scores[top.name]:.3f})"
+    if wins:
+        sentence = (
+            f"by its own reward ({_reward_text(reward)}) the search's best, {found}, scores at "
+            f"least every reference's (the best of them: {other})"
+        )
+    else:
+        sentence = (
+            f"by its own reward ({_reward_text(reward)}) the search's best is {found}; "
+            f"reference {other} scores more"
+        )
+    done = completed(records)
+    trial_points = [(r["latency_ms"], r["accuracy"]) for r in done]
+    reference_points = [(p.latency_ms, p.accuracy) for p in trained]
+    latency_ref = 1.1 * max(lat for lat, _ in trial_points + reference_points)
+    return {
+        "reward": reward.to_dict(),
+        "best_trial": str(best["trial"]),
+        "best_trial_reward": best["reward"],
+        "reference_rewards": scores,
+        "best_reference": top.name,
+        "search_wins": bool(wins),
+        "sentence": sentence,
+        "hypervolume": {
+            "found": hypervolume(trial_points, latency_ref=latency_ref),
+            "references": hypervolume(reference_points, latency_ref=latency_ref),
+            "latency_ref_ms": latency_ref,
+        },
+    }
+
+
 def brief(record: dict[str, Any]) -> dict[str, Any]:
     """The fields of a trial a summary shows (trial, arch, accuracy, latency, reward, size)."""
     keys = ("trial", "arch", "accuracy", "accuracy_std", "latency_ms", "reward", "params", "macs")
@@ -138,11 +196,14 @@ def summary(
     references: Sequence[ReferencePoint] = (),
     latency_target_ms: float | None = None,
     export: dict[str, Any] | None = None,
+    reward: reward_lib.RewardConfig | None = None,
 ) -> dict[str, Any]:
     """What `summary.json` holds: the references with the trial that beats each (or null), the
     best trial, the Pareto front of the trials, the verdict sentences and trial counts; and,
     once the best model is exported, `export` (search/results/export_check.py's check of the
-    files)."""
+    files). Given the search's `reward`, each trained reference's reward too, and `by_reward`
+    (`by_own_reward`), whose sentence ends the verdict."""
+    own = None if reward is None else by_own_reward(records, references, reward)
     done = completed(records)
     front = [done[i] for i in pareto_front([(r["latency_ms"], r["accuracy"]) for r in done])]
     best = best_record(records)
@@ -156,8 +217,17 @@ def summary(
                 "accuracy": point.accuracy,
                 "accuracy_std": point.accuracy_std,
                 "latency_ms": point.latency_ms,
+                "reward": None if own is None else own["reference_rewards"].get(point.name),
                 "dominated_by": None if winner is None else str(winner["trial"]),
             }
+        )
+    sentences = [verdict(records, point) for point in references]
+    if own is not None:
+        volume = own["hypervolume"]
+        sentences.append(own["sentence"])
+        sentences.append(
+            f"front hypervolume (accuracy × ms, latency ≤ {volume['latency_ref_ms']:.3g} ms): "
+            f"found {volume['found']:.3g}, the references' {volume['references']:.3g}"
         )
     return {
         "trials": len(records),
@@ -167,7 +237,8 @@ def summary(
         "best": None if best is None else brief(best),
         "front": [brief(r) for r in front],
         "references": refs,
-        "verdict": [verdict(records, point) for point in references],
+        "verdict": sentences,
+        **({} if own is None else {"by_reward": own}),
         **({} if export is None else {"export": export}),
     }
 
