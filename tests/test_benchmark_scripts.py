@@ -369,3 +369,40 @@ def test_oneshot_benchmark_scales_the_dnas_temperature_decay_to_its_epochs():
     assert ovm._settings_lines({"tunas": {}}) == []
     line = ovm._settings_lines({"dnas": {"epochs": 25, "temperature_decay": decay}})[1]
     assert "epochs = 25" in line and "temperature_decay = 0.835" in line
+
+
+def test_fashion_mnist_verdict_tables_the_retrain_and_names_what_is_beaten():
+    import fashion_mnist_verdict as fmv
+    from absl import flags
+
+    flags.FLAGS.unparse_flags()
+    flags.FLAGS(["fashion_mnist_verdict", "--retrain_subset=6000", "--train_subset=3000"])
+    summary = {
+        "latency_target_ms": 7.4,
+        "best": {"trial": 3, "arch": "a", "accuracy": 0.8, "latency_ms": 2.0, "reward": 0.82},
+        "references": [
+            {"name": "mobilenet-v3-small", "arch": "s", "accuracy": 0.7, "latency_ms": 1.5},
+            {"name": "mobilenet-v2", "arch": "v", "accuracy": 0.9, "latency_ms": 7.4},
+        ],
+        "verdict": ["no found model beats mobilenet-v3-small yet (…)"],
+    }
+
+    def result(top1):
+        return {"test": {"top1": top1}, "validation": {"top1": top1}, "train_seconds": 9.0}
+
+    retrained = {
+        "found": result(0.88),
+        "mobilenet-v3-small": result(0.86),
+        "mobilenet-v2": result(0.87),
+    }
+    rows = fmv.table(summary, retrained)
+    assert [r["model"] for r in rows] == ["found (trial 3)", "mobilenet-v3-small", "mobilenet-v2"]
+    assert [r["test_top1"] for r in rows] == [0.88, 0.86, 0.87]
+    config = {name: flags.FLAGS[name].value for name in ("max_trials", "epochs_per_trial")}
+    config |= {"train_subset": 3000, "retrain_epochs": 5, "retrain_subset": 6000, "image_size": 32}
+    text = fmv.markdown(rows, summary, config)
+    assert "| mobilenet-v2 | 7.40 | 0.900 | – | 0.8700 |" in text
+    assert text.strip().endswith("as fast as: mobilenet-v2")  # v3-small is faster
+    assert "--train_subset=6000" in " ".join(fmv.train_command("m", "/tmp/x"))
+    assert "--dataset=fashion_mnist" in fmv.search_command("/tmp/w")
+    flags.FLAGS.unparse_flags()

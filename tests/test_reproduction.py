@@ -242,6 +242,27 @@ VERDICT = {
 }
 
 
+RETRAIN = {
+    "config": {"retrain_epochs": 5, "retrain_subset": 12000, "image_size": 32},
+    "rows": [
+        {
+            "model": "found (trial 3)",
+            "latency_ms": 2.5,
+            "proxy_accuracy": 0.8,
+            "test_top1": 0.88,
+            "train_seconds": 300.0,
+        },
+        {
+            "model": "mobilenet-v3-small",
+            "latency_ms": 1.6,
+            "proxy_accuracy": 0.7,
+            "test_top1": 0.86,
+            "train_seconds": 200.0,
+        },
+    ],
+}
+
+
 @pytest.fixture
 def results(tmp_path):
     for name, data in (
@@ -258,6 +279,9 @@ def results(tmp_path):
         ("proxy_check_digits_m", PROXY_CHECK_DIGITS_M),
         ("search_verdict_digits", VERDICT),
         ("search_verdict_digits_m", VERDICT),
+        ("proxy_check_fashion_mnist", PROXY_CHECK),
+        ("search_verdict_fashion_mnist", VERDICT),
+        ("fashion_mnist_verdict", RETRAIN),
     ):
         (tmp_path / f"{name}.json").write_text(json.dumps(data), encoding="utf-8")
     return tmp_path
@@ -380,8 +404,11 @@ def test_search_verdict_figures_match_the_json(repro, results):
     text = _section(repro.build_report(str(results)), 8)
     verdict = text[text.index("### The search's verdict on digits\n") :]
     assert "3 of 4 trials completed; best trial 2 (accuracy 0.931, 4.57 ms)" in verdict
-    assert "| mobilenet-v2 | 0.812 | 6.79 | 2 |" in verdict
-    assert "| mobilenet-v3-small | 0.950 | 1.50 | none yet |" in verdict
+    assert "| mobilenet-v2 | 0.812 | 6.79 | – | 2 |" in verdict
+    assert "| mobilenet-v3-small | 0.950 | 1.50 | – | none yet |" in verdict
+    retrain = text[text.index("### Fashion-MNIST: the found model and the references retrained") :]
+    assert "Each model trained 5 epochs on 12000 of the 60,000 training images at 32²" in retrain
+    assert "| mobilenet-v3-small | 1.60 | 0.700 | 0.8600 | 200 |" in retrain
     assert "- trial 2 beats mobilenet-v2: +11.9 points at 33% less latency (…)" in verdict
 
 

@@ -24,6 +24,14 @@ PROXY_CHECKS = (
         "mnasnet-digits-m --output_dir=data/digits_m && mnasnet-proxy-check "
         "--dataset=folder:data/digits_m --output_dir=runs/proxy_check_digits_m",
     ),
+    (
+        "proxy_check_fashion_mnist",
+        "Fashion-MNIST",
+        "apt-get install -y dataset-fashion-mnist && mnasnet-proxy-check "
+        "--dataset=fashion_mnist --train_subset=3000 --num_archs=6 "
+        "--references=mobilenet-v3-small,mnasnet-a1 --budgets=1,3 --long_epochs=8 "
+        "--output_dir=runs/proxy_check_fashion_mnist",
+    ),
 )
 
 
@@ -103,7 +111,8 @@ def section_proxy_fidelity(
         )
         recommendation = data.get("recommendation", {})
         lines += ["", f"Recommendation: {recommendation.get('message', '–')}"]
-    return lines + section_verdicts({name: load_result(results_dir, name) for name, *_ in VERDICTS})
+    lines += section_verdicts({name: load_result(results_dir, name) for name, *_ in VERDICTS})
+    return lines + section_retrain(load_result(results_dir, RETRAIN))
 
 
 VERDICTS = (
@@ -120,7 +129,15 @@ VERDICTS = (
         "mnasnet-search --dataset=folder:data/digits_m --max_trials=8 --epochs_per_trial=3 "
         "--references=mobilenet-v2,mobilenet-v3-small,mnasnet-a1",
     ),
+    (
+        "search_verdict_fashion_mnist",
+        "Fashion-MNIST",
+        "python benchmarks/fashion_mnist_verdict.py (mnasnet-search --dataset=fashion_mnist "
+        "--train_subset=3000 --max_trials=16 --epochs_per_trial=3)",
+    ),
 )
+RETRAIN = "fashion_mnist_verdict"
+"""benchmarks/fashion_mnist_verdict.py's report: the found model and the references retrained."""
 
 
 def section_verdicts(summaries: Mapping[str, Mapping[str, Any] | None]) -> list[str]:
@@ -149,13 +166,56 @@ def section_verdicts(summaries: Mapping[str, Mapping[str, Any] | None]) -> list[
                 ref.get("name"),
                 fmt(ref.get("accuracy"), 3),
                 fmt(ref.get("latency_ms"), 2),
+                fmt(ref.get("reward"), 3),
                 ref.get("dominated_by") or "none yet",
             ]
             for ref in data.get("references", [])
         ]
-        lines += table(["reference", "proxy accuracy", "latency ms", "beaten by trial"], rows)
+        rows.append(
+            [
+                f"(best found: trial {best.get('trial', '–')})",
+                fmt(best.get("accuracy"), 3),
+                fmt(best.get("latency_ms"), 2),
+                fmt(best.get("reward"), 3),
+                "",
+            ]
+        )
+        header = ["reference", "proxy accuracy", "latency ms", "reward", "beaten by trial"]
+        lines += table(header, rows)
         lines += [""] + [f"- {sentence}" for sentence in data.get("verdict", [])]
     return lines
+
+
+def section_retrain(data: Mapping[str, Any] | None) -> list[str]:
+    """Fashion-MNIST past the proxy: the best found architecture and each reference retrained
+    with the same recipe and epochs, test top-1 beside the search's latency."""
+    lines = ["", "### Fashion-MNIST: the found model and the references retrained", ""]
+    if data is None:
+        return lines + [
+            "_Not measured yet: run `python benchmarks/fashion_mnist_verdict.py` (it writes "
+            f"`benchmarks/results/{RETRAIN}.json`)._"
+        ]
+    config = data.get("config", {})
+    lines += [
+        f"Each model trained {config.get('retrain_epochs')} epochs on "
+        f"{config.get('retrain_subset') or 60000} of the 60,000 training images at "
+        f"{config.get('image_size')}² with the same recipe and seed (`mnasnet-train`); test "
+        "top-1 on the 10,000 test images; latency as the search measured it (224², this host).",
+        "",
+    ]
+    rows = [
+        [
+            row.get("model"),
+            fmt(row.get("latency_ms"), 2),
+            fmt(row.get("proxy_accuracy"), 3),
+            fmt(row.get("test_top1"), 4),
+            fmt(row.get("train_seconds"), 0),
+        ]
+        for row in data.get("rows", [])
+    ]
+    return lines + table(
+        ["model", "latency ms", "proxy accuracy", "test top-1", "train seconds"], rows
+    )
 
 
 def _budget_label(epochs: Any, steps: Any) -> str:
