@@ -127,6 +127,10 @@ def test_recommend_picks_the_cheapest_budget_that_passes():
     # Cost decides, not epochs: a 3-epoch budget may be cheaper (fewer steps per epoch).
     cheaper = [_stats(2, 0.9, 4.0), _stats(3, 0.9, 3.0)]
     assert proxy_check_stats.recommend(cheaper, threshold=0.8).epochs == 3
+    # Five ranks, Σd² = 4: Spearman 0.8, which scipy computed as 0.7999999999999999 on
+    # Fashion-MNIST's check; a budget exactly at the threshold passes.
+    at_threshold = [_stats(3, 0.7999999999999999, 9.0)]
+    assert proxy_check_stats.recommend(at_threshold, threshold=0.8).epochs == 3
 
 
 def test_recommend_says_plainly_when_none_reaches_the_threshold():

@@ -407,7 +407,10 @@ def test_search_verdict_figures_match_the_json(repro, results):
     assert "| mobilenet-v2 | 0.812 | 6.79 | – | 2 |" in verdict
     assert "| mobilenet-v3-small | 0.950 | 1.50 | – | none yet |" in verdict
     retrain = text[text.index("### Fashion-MNIST: the found model and the references retrained") :]
-    assert "Each model trained 5 epochs on 12000 of the 60,000 training images at 32²" in retrain
+    assert (
+        "Each model trained 5 epochs (5 of warm-up) on 12000 of the 54,000 training images"
+        in retrain
+    )
     assert "| mobilenet-v3-small | 1.60 | 0.700 | 0.8600 | 200 |" in retrain
     assert "- trial 2 beats mobilenet-v2: +11.9 points at 33% less latency (…)" in verdict
 

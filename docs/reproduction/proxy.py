@@ -28,8 +28,8 @@ PROXY_CHECKS = (
         "proxy_check_fashion_mnist",
         "Fashion-MNIST",
         "apt-get install -y dataset-fashion-mnist && mnasnet-proxy-check "
-        "--dataset=fashion_mnist --train_subset=3000 --num_archs=6 "
-        "--references=mobilenet-v3-small,mnasnet-a1 --budgets=1,3 --long_epochs=8 "
+        "--dataset=fashion_mnist --train_subset=3000 --num_archs=4 "
+        "--references=mobilenet-v3-small --budgets=1,3 --long_epochs=8 "
         "--output_dir=runs/proxy_check_fashion_mnist",
     ),
 )
@@ -77,7 +77,9 @@ def section_proxy_fidelity(
         lines += [
             f"{len(archs)} architectures ({config.get('num_archs')} sampled from "
             f"`{config.get('space')}`, references {', '.join(references) or 'none'}) on "
-            f"`{config.get('dataset')}` at {config.get('image_size')}², batch "
+            f"`{config.get('dataset')}`"
+            + (f" ({config['train_subset']} training images)" if config.get("train_subset") else "")
+            + f" at {config.get('image_size')}², batch "
             f"{config.get('batch_size')}, learning rate {rate_text}"
             f"{f', {steps} steps per epoch' if steps else ''}; {config.get('seeds')} seeds per "
             f"candidate budget, long budget {long.get('epochs', config.get('long_epochs'))} "
@@ -197,8 +199,9 @@ def section_retrain(data: Mapping[str, Any] | None) -> list[str]:
         ]
     config = data.get("config", {})
     lines += [
-        f"Each model trained {config.get('retrain_epochs')} epochs on "
-        f"{config.get('retrain_subset') or 60000} of the 60,000 training images at "
+        f"Each model trained {config.get('retrain_epochs')} epochs "
+        f"({config.get('retrain_warmup_epochs', 5)} of warm-up) on "
+        f"{config.get('retrain_subset') or 54000} of the 54,000 training images at "
         f"{config.get('image_size')}² with the same recipe and seed (`mnasnet-train`); test "
         "top-1 on the 10,000 test images; latency as the search measured it (224², this host).",
         "",
