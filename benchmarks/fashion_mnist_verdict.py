@@ -28,18 +28,46 @@ import sys
 from absl import app, flags
 
 FLAGS = flags.FLAGS
-flags.DEFINE_integer("max_trials", 16, "Search trials (the README's main job has 16).")
-flags.DEFINE_integer("epochs_per_trial", 3, "Proxy epochs per trial.")
-flags.DEFINE_integer("train_subset", 3000, "Training images of the search's proxy.")
-flags.DEFINE_integer("retrain_epochs", 5, "Epochs of the retrain, the same for every model.")
-flags.DEFINE_integer("retrain_subset", 6000, "Training images of the retrain (0: all 54k).")
-flags.DEFINE_float(
-    "retrain_warmup_epochs", 1.0, "Warm-up of the retrain (the recipe's 5 would fill a short one)."
-)
-flags.DEFINE_integer("image_size", 32, "Resolution of the proxy and of the retrain.")
-flags.DEFINE_integer("seed", 0, "Seed of the search and of every retrain.")
-flags.DEFINE_string("workdir", "/tmp/fashion_verdict", "Where the runs are kept (resumable).")
-flags.DEFINE_string("output_dir", os.path.join(os.path.dirname(__file__), "results"), "Where to.")
+
+
+def define_flags(values: flags.FlagValues = FLAGS) -> None:
+    """The script's flags in `values` (defined when it runs: importing it defines none)."""
+    flags.DEFINE_integer(
+        "max_trials", 16, "Search trials (the README's main job has 16).", flag_values=values
+    )
+    flags.DEFINE_integer("epochs_per_trial", 3, "Proxy epochs per trial.", flag_values=values)
+    flags.DEFINE_integer(
+        "train_subset", 3000, "Training images of the search's proxy.", flag_values=values
+    )
+    flags.DEFINE_integer(
+        "retrain_epochs", 5, "Epochs of the retrain, the same for every model.", flag_values=values
+    )
+    flags.DEFINE_integer(
+        "retrain_subset", 6000, "Training images of the retrain (0: all 54k).", flag_values=values
+    )
+    flags.DEFINE_float(
+        "retrain_warmup_epochs",
+        1.0,
+        "Warm-up of the retrain (the recipe's 5 would fill a short one).",
+        flag_values=values,
+    )
+    flags.DEFINE_integer(
+        "image_size", 32, "Resolution of the proxy and of the retrain.", flag_values=values
+    )
+    flags.DEFINE_integer("seed", 0, "Seed of the search and of every retrain.", flag_values=values)
+    flags.DEFINE_string(
+        "workdir",
+        "/tmp/fashion_verdict",
+        "Where the runs are kept (resumable).",
+        flag_values=values,
+    )
+    flags.DEFINE_string(
+        "output_dir",
+        os.path.join(os.path.dirname(__file__), "results"),
+        "Where to.",
+        flag_values=values,
+    )
+
 
 STEM = "fashion_mnist_verdict"
 
@@ -126,7 +154,7 @@ def markdown(rows: list[dict], summary: dict, config: dict) -> str:
         "# Fashion-MNIST: the search's verdict, then a retrain of each model",
         "",
         f"Search: {config['max_trials']} trials × {config['epochs_per_trial']} proxy epochs on "
-        f"{config['train_subset']} of the 60,000 training images at {config['image_size']}², "
+        f"{config['train_subset']} of the 54,000 training images at {config['image_size']}², "
         f"target T = {summary['latency_target_ms']:.3g} ms. Retrain: {config['retrain_epochs']} "
         f"epochs ({config.get('retrain_warmup_epochs')} of warm-up) on "
         f"{config['retrain_subset'] or 54000} images, the same recipe for each; test "
@@ -205,4 +233,5 @@ def main(argv) -> None:
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

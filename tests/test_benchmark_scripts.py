@@ -371,12 +371,14 @@ def test_oneshot_benchmark_scales_the_dnas_temperature_decay_to_its_epochs():
     assert "epochs = 25" in line and "temperature_decay = 0.835" in line
 
 
-def test_fashion_mnist_verdict_tables_the_retrain_and_names_what_is_beaten():
+def test_fashion_mnist_verdict_tables_the_retrain_and_names_what_is_beaten(monkeypatch):
     import fashion_mnist_verdict as fmv
     from absl import flags
 
-    flags.FLAGS.unparse_flags()
-    flags.FLAGS(["fashion_mnist_verdict", "--retrain_subset=6000", "--train_subset=3000"])
+    values = flags.FlagValues()  # the script's flags, apart from every other module's
+    monkeypatch.setattr(fmv, "FLAGS", values)
+    fmv.define_flags(values)
+    values(["fashion_mnist_verdict", "--retrain_subset=6000", "--train_subset=3000"])
     summary = {
         "latency_target_ms": 7.4,
         "best": {"trial": 3, "arch": "a", "accuracy": 0.8, "latency_ms": 2.0, "reward": 0.82},
@@ -398,11 +400,10 @@ def test_fashion_mnist_verdict_tables_the_retrain_and_names_what_is_beaten():
     rows = fmv.table(summary, retrained)
     assert [r["model"] for r in rows] == ["found (trial 3)", "mobilenet-v3-small", "mobilenet-v2"]
     assert [r["test_top1"] for r in rows] == [0.88, 0.86, 0.87]
-    config = {name: flags.FLAGS[name].value for name in ("max_trials", "epochs_per_trial")}
+    config = {name: values[name].value for name in ("max_trials", "epochs_per_trial")}
     config |= {"train_subset": 3000, "retrain_epochs": 5, "retrain_subset": 6000, "image_size": 32}
     text = fmv.markdown(rows, summary, config)
     assert "| mobilenet-v2 | 7.40 | 0.900 | – | 0.8700 |" in text
     assert text.strip().endswith("as fast as: mobilenet-v2")  # v3-small is faster
     assert "--train_subset=6000" in " ".join(fmv.train_command("m", "/tmp/x"))
     assert "--dataset=fashion_mnist" in fmv.search_command("/tmp/w")
-    flags.FLAGS.unparse_flags()
