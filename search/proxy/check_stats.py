@@ -120,9 +120,7 @@ def recommend(stats: Sequence[BudgetStats], *, threshold: float) -> Recommendati
     `threshold`, with a plain sentence; says so when no budget reaches it."""
     # 1e-9: Spearman of few architectures is a ratio of small integers (5 ranks: 0.8 comes out
     # as 0.7999999999999999), so a budget exactly at the threshold must pass
-    passing = [
-        s for s in stats if not math.isnan(s.spearman) and s.spearman >= threshold - 1e-9
-    ]
+    passing = [s for s in stats if not math.isnan(s.spearman) and s.spearman >= threshold - 1e-9]
     if not passing:
         scored = [s for s in stats if not math.isnan(s.spearman)]
         best = max(scored, key=lambda s: s.spearman) if scored else None
