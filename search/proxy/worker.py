@@ -16,6 +16,7 @@ process, for ready-made datasets (`FixedData`) and `recycle_every=0`.
 
 from __future__ import annotations
 
+import errno
 import logging
 import multiprocessing
 import os
@@ -94,6 +95,16 @@ def _child_main(connection, data_config: dict[str, Any], parent_pid: int) -> Non
     the parent's death, noticed within a second even in the middle of training)."""
     exit_with_parent(parent_pid)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        _serve(connection, data_config)
+    except (BrokenPipeError, EOFError, OSError) as error:
+        # the parent closed its end (it stopped, or its process ended) while this child was
+        # still writing: nothing is left to tell, so end quietly, without a traceback
+        if isinstance(error, OSError) and error.errno not in (errno.EPIPE, errno.EBADF, None):
+            raise
+
+
+def _serve(connection, data_config: dict[str, Any]) -> None:
     from search.proxy.task import ProxyData
 
     try:
