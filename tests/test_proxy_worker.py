@@ -4,6 +4,7 @@ and survives a dead child. Tiny proxy (digits, 32², 1 epoch of 2 steps)."""
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 
@@ -83,3 +84,21 @@ def test_a_bad_data_set_is_reported_from_the_child():
     with pytest.raises(ProxyWorkerError, match="no-such-dataset"):
         worker.run(ARCHS[0], task=TASK, search_seed=1)
     assert worker.pid is None
+
+
+@pytest.mark.parametrize(
+    ("code", "quiet"), [(errno.EPIPE, True), (errno.EBADF, True), (errno.ENOSPC, False)]
+)
+def test_the_child_ends_quietly_only_when_its_pipe_to_the_parent_is_gone(monkeypatch, code, quiet):
+    from search.proxy import worker
+
+    def serve(connection, data_config):
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(worker, "exit_with_parent", lambda pid: None)
+    monkeypatch.setattr(worker, "_serve", serve)
+    if quiet:
+        assert worker._child_main(None, {}, 1) is None
+    else:
+        with pytest.raises(OSError, match=os.strerror(code)):
+            worker._child_main(None, {}, 1)

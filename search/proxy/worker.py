@@ -97,10 +97,10 @@ def _child_main(connection, data_config: dict[str, Any], parent_pid: int) -> Non
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         _serve(connection, data_config)
-    except (BrokenPipeError, EOFError, OSError) as error:
+    except OSError as error:
         # the parent closed its end (it stopped, or its process ended) while this child was
         # still writing: nothing is left to tell, so end quietly, without a traceback
-        if isinstance(error, OSError) and error.errno not in (errno.EPIPE, errno.EBADF, None):
+        if error.errno not in (errno.EPIPE, errno.EBADF):
             raise
 
 
